@@ -1,0 +1,132 @@
+package telesign
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/switchboard/switchboard/receivers"
+)
+
+// Reasons for refusing a callback. They are shown to the caller, so they say
+// what is wrong without revealing anything about the expected values.
+var (
+	errMissingAuth   = unauthorized("missing Authorization header")
+	errScheme        = unauthorized("unsupported authorization scheme (want TSA)")
+	errMalformedAuth = unauthorized("malformed TSA credentials (want TSA <customer_id>:<signature>)")
+	errCustomer      = unauthorized("customer id does not match")
+	errBadSignature  = unauthorized("signature does not match the body")
+)
+
+func unauthorized(msg string) *receivers.Error {
+	return &receivers.Error{Status: http.StatusUnauthorized, Msg: msg}
+}
+
+// Sign returns the signature Telesign puts after the ':' of its TSA
+// Authorization header: base64(HMAC-SHA256(base64-decoded apiKey, body)).
+// Tests and tools use it to sign recorded callbacks.
+func Sign(apiKey string, body []byte) (string, error) {
+	key, err := decodeAPIKey(apiKey)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(mac(key, body)), nil
+}
+
+func mac(key, body []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+// Verify authenticates a callback by its TSA signature over the raw body.
+//
+// Telesign sends the same credentials in Authorization and X-TS-Authorization.
+// Both are tried, Authorization first, so a proxy that replaces
+// Authorization with its own scheme does not break verification. The first
+// TSA credential that verifies wins; otherwise the reason of the first TSA
+// credential (or of the first header at all) is returned.
+func (rc *Receiver) Verify(r *http.Request, body []byte) error {
+	if rc.key == nil {
+		return nil // unauthenticated: true, checked by Validate
+	}
+	if r == nil {
+		return errMissingAuth
+	}
+	var first error
+	for _, name := range [...]string{"Authorization", "X-TS-Authorization"} {
+		for _, v := range r.Header.Values(name) {
+			err := rc.check(v, body)
+			if err == nil {
+				return nil
+			}
+			if first == nil || (first == errScheme && err != errScheme) {
+				first = err
+			}
+		}
+	}
+	if first == nil {
+		return errMissingAuth
+	}
+	return first
+}
+
+// check verifies one header value of the form "TSA <customer_id>:<sig>".
+func (rc *Receiver) check(header string, body []byte) error {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok {
+		if strings.EqualFold(scheme, "TSA") {
+			return errMalformedAuth
+		}
+		return errScheme
+	}
+	if !strings.EqualFold(scheme, "TSA") {
+		return errScheme
+	}
+	// Base64 has no ':', so the last one separates the signature even if a
+	// customer id ever contained one.
+	cred = strings.TrimSpace(cred)
+	i := strings.LastIndexByte(cred, ':')
+	if i < 0 {
+		return errMalformedAuth
+	}
+	customer, sigText := strings.TrimSpace(cred[:i]), strings.TrimSpace(cred[i+1:])
+	sig, err := decodeSignature(sigText)
+	if err != nil {
+		return errMalformedAuth
+	}
+	// Check the signature before the customer id so a wrong id cannot be
+	// told apart from a wrong key by timing; both answers are 401 anyway.
+	sigOK := hmac.Equal(mac(rc.key, body), sig)
+	custOK := rc.customerID == "" ||
+		subtle.ConstantTimeCompare([]byte(strings.ToUpper(customer)), []byte(rc.customerID)) == 1
+	switch {
+	case !custOK:
+		return errCustomer
+	case !sigOK:
+		return errBadSignature
+	}
+	return nil
+}
+
+var errSigLen = errors.New("signature is not 32 bytes")
+
+// decodeSignature accepts standard base64 with or without padding.
+func decodeSignature(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if len(s) > base64.RawStdEncoding.EncodedLen(sha256.Size) {
+		return nil, errSigLen
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != sha256.Size {
+		return nil, errSigLen
+	}
+	return b, nil
+}
