@@ -22,7 +22,7 @@ func Decode(node *yaml.Node, out any) error {
 		return errs
 	}
 	if err := node.Decode(out); err != nil {
-		return yamlErrors(err, node.Line)
+		return YAMLErrors(err, node.Line)
 	}
 	return nil
 }
@@ -35,8 +35,9 @@ type Validator interface {
 
 var lineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// yamlErrors converts a yaml.v3 error into located Errors.
-func yamlErrors(err error, fallback int) Errors {
+// YAMLErrors converts a yaml.v3 error into located Errors; fallback is the
+// line used when the message names none.
+func YAMLErrors(err error, fallback int) Errors {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		var es Errors
@@ -69,7 +70,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, errs *Errors) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if reflect.PointerTo(t).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()) {
+	if t == reflect.TypeOf(yaml.Node{}) || reflect.PointerTo(t).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()) {
 		return // the type decodes itself
 	}
 	switch t.Kind() {

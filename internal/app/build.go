@@ -1,0 +1,118 @@
+// Package app wires Switchboard together: it turns a parsed configuration
+// into receivers, sinks and rules (one explicit switch per kind, no
+// registries), and runs the service around the store, the HTTP server and
+// the delivery workers.
+package app
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/deliver"
+	"github.com/switchboard/switchboard/internal/server"
+	"github.com/switchboard/switchboard/receivers"
+	"github.com/switchboard/switchboard/rules"
+	"github.com/switchboard/switchboard/sinks"
+	"github.com/switchboard/switchboard/sinks/logsink"
+	"github.com/switchboard/switchboard/sinks/webhook"
+)
+
+// Built is a configuration made ready to run.
+type Built struct {
+	File      *rules.File
+	Routing   *server.Routing
+	Targets   []deliver.Target
+	Warnings  []string
+	receivers map[string]receivers.Receiver
+}
+
+// Load reads path and builds it; errors are config.Errors naming file,
+// line and section.
+func Load(path string, log *slog.Logger) (*Built, error) {
+	f, err := rules.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Build(f, log)
+}
+
+// Build constructs every receiver and sink of f. It reports all mistakes at
+// once.
+func Build(f *rules.File, log *slog.Logger) (*Built, error) {
+	b := &Built{File: f, receivers: map[string]receivers.Receiver{}}
+	var errs config.Errors
+	for _, c := range f.Receivers {
+		r, warn, err := buildReceiver(c)
+		if err != nil {
+			errs = append(errs, located(f, err, c.Line, c.Section("receiver"))...)
+			continue
+		}
+		if warn != "" {
+			b.Warnings = append(b.Warnings, fmt.Sprintf("%s: receiver %q: %s", f.Path, c.Name, warn))
+		}
+		b.receivers[c.Name] = r
+	}
+	for _, c := range f.Sinks {
+		s, err := buildSink(c.Component, log)
+		if err != nil {
+			errs = append(errs, located(f, err, c.Line, c.Section("sink"))...)
+			continue
+		}
+		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: s, Delivery: c.Delivery.WithDefaults()})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	b.Routing = &server.Routing{Receivers: b.receivers, Router: f.Router, BodyLimit: f.BodyLimit, Hash: f.Hash}
+	return b, nil
+}
+
+func located(f *rules.File, err error, line int, section string) config.Errors {
+	es := config.AsErrors(err, line, section)
+	for _, e := range es {
+		e.File = f.Path
+	}
+	return es
+}
+
+// decode decodes a component's section strictly into cfg and validates it.
+func decode(c rules.Component, cfg config.Validator) error {
+	if err := config.Decode(c.Node, cfg); err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
+
+func buildReceiver(c rules.Component) (receivers.Receiver, string, error) {
+	switch c.Type {
+	default:
+		if testReceiver != nil && c.Type == "test" {
+			return testReceiver(c)
+		}
+		return nil, "", fmt.Errorf("unknown receiver type %q (known: interfax, telesign)", c.Type)
+	}
+}
+
+func buildSink(c rules.Component, log *slog.Logger) (sinks.Sink, error) {
+	switch c.Type {
+	case "webhook":
+		var cfg webhook.Config
+		if err := decode(c, &cfg); err != nil {
+			return nil, err
+		}
+		return webhook.New(c.Name, cfg)
+	case "log":
+		var cfg logsink.Config
+		if err := decode(c, &cfg); err != nil {
+			return nil, err
+		}
+		return logsink.New(c.Name, cfg, log)
+	default:
+		return nil, fmt.Errorf("unknown sink type %q (known: slack, email, webhook, log)", c.Type)
+	}
+}
+
+// testReceiver builds the "test" receiver type in binaries built with the
+// switchboard_testreceiver tag (process-level tests); nil otherwise.
+var testReceiver func(c rules.Component) (receivers.Receiver, string, error)

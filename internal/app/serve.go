@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/deliver"
+	"github.com/switchboard/switchboard/internal/server"
+	"github.com/switchboard/switchboard/internal/store"
+)
+
+// Options configure Serve.
+type Options struct {
+	ConfigPath string
+	Log        *slog.Logger
+	// Reload delivers reload requests (SIGHUP).
+	Reload <-chan struct{}
+	// Ready, if set, is called with the bound addresses once serving.
+	Ready func(listen, admin string)
+	// ShutdownGrace bounds how long in-flight sends may finish at stop.
+	// Zero means 20s.
+	ShutdownGrace time.Duration
+}
+
+// service is a running Switchboard.
+type service struct {
+	opts  Options
+	log   *slog.Logger
+	st    *store.Store
+	srv   *server.Server
+	disp  *deliver.Dispatcher
+	mu    sync.Mutex // serializes reloads
+	built *Built
+}
+
+// Serve runs the service until ctx is done, then stops accepting callbacks,
+// lets in-flight work finish and returns nil.
+func Serve(ctx context.Context, opts Options) error {
+	log := opts.Log
+	b, err := Load(opts.ConfigPath, log)
+	if err != nil {
+		return err
+	}
+	for _, w := range b.Warnings {
+		log.Warn(w)
+	}
+	st, err := store.Open(ctx, b.File.Store)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	s := &service{opts: opts, log: log, st: st, built: b}
+	s.disp = deliver.New(st, log, deliver.Options{})
+	s.srv = server.New(st, log, s.disp.Notify, server.Metrics{})
+	s.srv.Swap(b.Routing)
+	s.disp.Update(b.Targets)
+
+	hooksLn, err := net.Listen("tcp", b.File.Listen)
+	if err != nil {
+		s.disp.Stop(context.Background())
+		return fmt.Errorf("listen %s: %w", b.File.Listen, err)
+	}
+	adminLn, err := net.Listen("tcp", b.File.Admin)
+	if err != nil {
+		hooksLn.Close()
+		s.disp.Stop(context.Background())
+		return fmt.Errorf("admin listen %s: %w", b.File.Admin, err)
+	}
+	admin := s.srv.Admin()
+	admin.HandleFunc("POST /-/reload", s.reloadHandler)
+	servers := []*http.Server{newHTTPServer(s.srv.Handler(), log), newHTTPServer(admin, log)}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	for i, ln := range []net.Listener{hooksLn, adminLn} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := servers[i].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	log.Info("switchboard started", "listen", hooksLn.Addr().String(), "admin", adminLn.Addr().String(),
+		"store", st.Dialect(), "config", opts.ConfigPath, "config_hash", b.File.Hash,
+		"receivers", len(b.File.Receivers), "sinks", len(b.Targets), "rules", len(b.File.Router.Rules()))
+	if opts.Ready != nil {
+		opts.Ready(hooksLn.Addr().String(), adminLn.Addr().String())
+	}
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-opts.Reload:
+			_, _ = s.reload()
+		}
+	}
+
+	log.Info("shutting down: no new callbacks, finishing in-flight work")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, hs := range servers {
+		_ = hs.Shutdown(shutdownCtx)
+	}
+	wg.Wait()
+	grace := opts.ShutdownGrace
+	if grace <= 0 {
+		grace = 20 * time.Second
+	}
+	graceCtx, cancelGrace := context.WithTimeout(context.Background(), grace)
+	defer cancelGrace()
+	s.disp.Stop(graceCtx)
+	log.Info("stopped")
+	return runErr
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

@@ -1,0 +1,139 @@
+// Package deliver runs the delivery workers: one per sink, each claiming its
+// due deliveries from the store under a lease, sending them, and recording
+// every outcome, so one slow or failing sink never holds up another.
+package deliver
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
+	"github.com/switchboard/switchboard/sinks"
+)
+
+// Target is one configured sink with its delivery settings.
+type Target struct {
+	Name     string
+	Sink     sinks.Sink
+	Delivery rules.Delivery // with defaults applied
+}
+
+// Options tune the dispatcher. Zero values mean the defaults.
+type Options struct {
+	// Poll is how often an idle worker looks for due deliveries it was not
+	// told about (retries coming due, expired leases, other instances).
+	// Zero means 1s.
+	Poll time.Duration
+	// LeaseMargin is added to a sink's timeout to make the claim lease, so
+	// a lease outlives any attempt of a live worker. Zero means 30s.
+	LeaseMargin time.Duration
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// Rand returns a number in [0, 1) for jitter. Nil means math/rand.
+	Rand func() float64
+	// Observe, if set, is called after every attempt (metrics).
+	Observe func(sink string, o store.Outcome)
+}
+
+// Dispatcher owns the workers.
+type Dispatcher struct {
+	st   *store.Store
+	log  *slog.Logger
+	opts Options
+
+	mu      sync.Mutex
+	workers map[string]*worker
+	ctx     context.Context // cancelled by Stop: no new claims
+	cancel  context.CancelFunc
+	sendCtx context.Context // cancelled when Stop's grace period ends
+	abort   context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New returns a dispatcher with no workers; Update starts them.
+func New(st *store.Store, log *slog.Logger, opts Options) *Dispatcher {
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	if opts.LeaseMargin <= 0 {
+		opts.LeaseMargin = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = defaultRand
+	}
+	d := &Dispatcher{st: st, log: log, opts: opts, workers: map[string]*worker{}}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.sendCtx, d.abort = context.WithCancel(context.Background())
+	return d
+}
+
+// Update makes the workers match targets: new sinks get a worker, removed
+// sinks' workers stop (their pending deliveries stay in the store), and a
+// sink that stays under the same name gets its new settings for every
+// attempt from now on, including retries of older deliveries.
+func (d *Dispatcher) Update(targets []Target) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	keep := map[string]bool{}
+	for _, t := range targets {
+		t := t
+		keep[t.Name] = true
+		if w, ok := d.workers[t.Name]; ok {
+			w.target.Store(&t)
+			w.poke()
+			continue
+		}
+		if d.ctx.Err() != nil {
+			continue // stopping
+		}
+		w := newWorker(d, t)
+		d.workers[t.Name] = w
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			w.run()
+		}()
+	}
+	for name, w := range d.workers {
+		if !keep[name] {
+			w.stop()
+			delete(d.workers, name)
+		}
+	}
+}
+
+// Notify wakes the workers of sinks that just got deliveries.
+func (d *Dispatcher) Notify(sinkNames []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range sinkNames {
+		if w, ok := d.workers[n]; ok {
+			w.poke()
+		}
+	}
+}
+
+// Stop stops claiming, lets in-flight sends finish until ctx is done, then
+// cancels the rest (their outcomes are still recorded) and waits for every
+// worker to end.
+func (d *Dispatcher) Stop(ctx context.Context) {
+	d.cancel()
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		d.abort()
+		<-done
+	}
+	d.abort()
+}

@@ -1,0 +1,221 @@
+// Package server is the HTTP side of Switchboard: the callback endpoint that
+// verifies, parses and durably stores each callback before answering the
+// vendor, and the admin endpoints.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/receivers"
+	"github.com/switchboard/switchboard/rules"
+)
+
+// Routing is the part of the configuration intake uses; it is swapped whole
+// on reload.
+type Routing struct {
+	Receivers map[string]receivers.Receiver
+	Router    *rules.Router
+	BodyLimit int64
+	Hash      string // of the configuration file
+}
+
+// Server answers callbacks.
+type Server struct {
+	st      *store.Store
+	log     *slog.Logger
+	cur     atomic.Pointer[Routing]
+	notify  func(sinks []string)
+	now     func() time.Time
+	metrics Metrics
+}
+
+// Metrics receives intake observations. Nil funcs are skipped.
+type Metrics struct {
+	Callback  func(receiver, outcome string, d time.Duration)
+	Event     func(ev *event.Event)
+	RuleError func(rule string)
+}
+
+// New returns a server storing into st. notify is called with the sinks
+// that got new deliveries after each commit.
+func New(st *store.Store, log *slog.Logger, notify func([]string), m Metrics) *Server {
+	return &Server{st: st, log: log, notify: notify, now: time.Now, metrics: m}
+}
+
+// Swap installs a new routing configuration for the requests that follow.
+func (s *Server) Swap(r *Routing) { s.cur.Store(r) }
+
+// Routing returns the configuration in use (nil before the first Swap).
+func (s *Server) Routing() *Routing { return s.cur.Load() }
+
+// Handler returns the callback handler: POST /hooks/{name}.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hooks/{name}", s.hook)
+	return mux
+}
+
+// Callback outcomes, as logged and counted.
+const (
+	OutcomeAccepted     = "accepted"
+	OutcomeDuplicate    = "duplicate"
+	OutcomeUnauthorized = "unauthorized"
+	OutcomeMalformed    = "malformed"
+	OutcomeTooLarge     = "too_large"
+	OutcomeStoreError   = "store_error"
+)
+
+func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	name := r.PathValue("name")
+	rt := s.cur.Load()
+	var rc receivers.Receiver
+	if rt != nil {
+		rc = rt.Receivers[name]
+	}
+	if rc == nil {
+		http.Error(w, "no receiver named "+quote(name), http.StatusNotFound)
+		return
+	}
+	log := s.log.With("receiver", name)
+	switch r.Method {
+	case http.MethodPost:
+	case http.MethodGet, http.MethodHead:
+		if g, ok := rc.(receivers.GetHandler); ok {
+			g.ServeGet(w, r)
+			return
+		}
+		fallthrough
+	default:
+		allow := "POST"
+		if _, ok := rc.(receivers.GetHandler); ok {
+			allow = "GET, HEAD, POST"
+		}
+		w.Header().Set("Allow", allow)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	events, res, err := s.intake(w, r, rc, rt, name, start)
+	outcome := outcomeOf(res, err)
+	attrs := []any{"outcome", outcome, "latency", s.now().Sub(start), "remote", r.RemoteAddr}
+	if err != nil {
+		code, msg := receivers.Status(err)
+		attrs = append(attrs, "status", code, "err", msg)
+		if code >= 500 {
+			attrs = append(attrs, "cause", err.Error())
+			log.Error("callback failed", attrs...)
+		} else {
+			log.Warn("callback refused", attrs...)
+		}
+	} else {
+		ids := make([]string, len(events))
+		for i, ev := range events {
+			ids[i] = ev.ID
+		}
+		log.Info("callback", append(attrs, "events", ids, "deliveries", res.Deliveries)...)
+	}
+	if s.metrics.Callback != nil {
+		s.metrics.Callback(name, outcome, s.now().Sub(start))
+	}
+	rc.Reply(w, r, events, err)
+}
+
+func outcomeOf(res *store.IngestResult, err error) string {
+	if err == nil {
+		if len(res.Stored) == 0 && len(res.Duplicates) > 0 {
+			return OutcomeDuplicate
+		}
+		return OutcomeAccepted
+	}
+	switch code, _ := receivers.Status(err); {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return OutcomeUnauthorized
+	case code == http.StatusRequestEntityTooLarge:
+		return OutcomeTooLarge
+	case code == http.StatusServiceUnavailable || code >= 500:
+		return OutcomeStoreError
+	}
+	return OutcomeMalformed
+}
+
+// intake reads, verifies, parses and stores one callback. The events are
+// durable when it returns without error.
+func (s *Server) intake(w http.ResponseWriter, r *http.Request, rc receivers.Receiver, rt *Routing, name string, start time.Time) ([]*event.Event, *store.IngestResult, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rt.BodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, nil, receivers.Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes", rt.BodyLimit)
+		}
+		return nil, nil, &receivers.Error{Status: http.StatusBadRequest, Msg: "could not read body", Err: err}
+	}
+	if err := rc.Verify(r, body); err != nil {
+		return nil, nil, err
+	}
+	events, err := rc.Parse(r, body, start)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(events) == 0 {
+		return nil, nil, receivers.Errorf(http.StatusBadRequest, "no events in callback")
+	}
+	for _, ev := range events {
+		ev.Seal(name, start)
+	}
+	res, err := s.st.Ingest(r.Context(), events, s.planner(rt.Router))
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil, nil, &receivers.Error{Status: http.StatusServiceUnavailable, Msg: "request cancelled before it was stored", Err: err}
+		}
+		return nil, nil, &receivers.Error{Status: http.StatusServiceUnavailable, Msg: "store unavailable, retry later", Err: err}
+	}
+	if s.metrics.Event != nil {
+		for _, ev := range res.Stored {
+			s.metrics.Event(ev)
+		}
+	}
+	if len(res.Sinks) > 0 && s.notify != nil {
+		s.notify(res.Sinks)
+	}
+	return events, res, nil
+}
+
+// planner adapts the rules to the store's intake: it runs in the intake
+// transaction, after previous_status and stale are known.
+func (s *Server) planner(router *rules.Router) store.Planner {
+	return func(ev *event.Event) []store.Planned {
+		res := router.Route(ev)
+		for _, e := range res.Errors {
+			s.log.Error("rule failed", "rule", e.Rule, "event", ev.ID, "err", e.Err)
+			if s.metrics.RuleError != nil {
+				s.metrics.RuleError(e.Rule)
+			}
+		}
+		out := make([]store.Planned, len(res.Matches))
+		for i, m := range res.Matches {
+			out[i] = store.Planned{Rule: m.Rule, Sink: m.Sink, Title: m.Title, Text: m.Text, Templated: m.Templated}
+		}
+		return out
+	}
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return `"` + strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '"' {
+			return -1
+		}
+		return r
+	}, s) + `"`
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	_ "modernc.org/sqlite" // the embedded default backend
+)
+
+// dialect is everything that differs between SQLite and Postgres. The SQL
+// elsewhere is written once with ? placeholders and rebound here.
+type dialect struct {
+	name string
+	// skipLocked is appended to the SELECT that picks deliveries to claim,
+	// so concurrent instances skip each other's rows.
+	skipLocked string
+	// forUpdate locks a selected row until commit.
+	forUpdate string
+	// numbered placeholders ($1, $2…) instead of ?.
+	numbered bool
+}
+
+var (
+	sqliteDialect   = dialect{name: "sqlite"}
+	postgresDialect = dialect{name: "postgres", skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE", numbered: true}
+)
+
+// q rebinds a query written with ? placeholders.
+func (d dialect) q(query string) string {
+	if !d.numbered {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// IsPostgres reports whether dsn names a Postgres database.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+func openDialect(ctx context.Context, dsn string) (dialect, *sql.DB, *sql.DB, error) {
+	if IsPostgres(dsn) {
+		return openPostgres(ctx, dsn)
+	}
+	return openSQLite(ctx, dsn)
+}
+
+// sqliteDSN turns a file path into a modernc DSN with the pragmas that make
+// commits durable (WAL, synchronous=FULL) and writers wait for each other.
+func sqliteDSN(path string, readOnly bool) string {
+	v := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		v.Add("_pragma", p)
+	}
+	if readOnly {
+		v.Add("_pragma", "query_only(1)")
+	} else {
+		v.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + v.Encode()
+}
+
+func openSQLite(ctx context.Context, path string) (dialect, *sql.DB, *sql.DB, error) {
+	path = strings.TrimPrefix(path, "sqlite://")
+	db, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		return dialect{}, nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// One writer connection: SQLite serializes writers anyway, and the
+	// group-commit writer is its only user.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return dialect{}, nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		db.Close()
+		return dialect{}, nil, nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(4)
+	return sqliteDialect, db, read, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (dialect, *sql.DB, *sql.DB, error) {
+	return dialect{}, nil, nil, fmt.Errorf("postgres store: not available in this build yet")
+}

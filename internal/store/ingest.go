@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base32"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/switchboard/switchboard/internal/event"
+)
+
+// Ingest stores the events of one callback with the deliveries plan decides
+// for each, all or nothing, and returns once they are durable. Events already
+// stored (same id) are duplicates: they are reported and create nothing.
+//
+// For each new event it reads and updates the state of its subject (source +
+// subject) to set PreviousStatus and Stale: an event that arrives after a
+// final one for the same subject is stale and does not change that state.
+func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner) (*IngestResult, error) {
+	var res *IngestResult
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res = &IngestResult{}
+		seen := map[string]bool{}
+		for _, ev := range events {
+			planned, stored, err := s.ingestOne(ctx, tx, ev, plan)
+			if err != nil {
+				return err
+			}
+			if !stored {
+				res.Duplicates = append(res.Duplicates, ev)
+				continue
+			}
+			res.Stored = append(res.Stored, ev)
+			res.Deliveries += len(planned)
+			for _, p := range planned {
+				if !seen[p.Sink] {
+					seen[p.Sink] = true
+					res.Sinks = append(res.Sinks, p.Sink)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *Store) ingestOne(ctx context.Context, tx *sql.Tx, ev *event.Event, plan Planner) ([]Planned, bool, error) {
+	now := ms(s.now())
+	// Lock the subject first (creating its row if needed) so concurrent
+	// instances see each other's statuses in order.
+	if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO subjects (source, subject, status, final, updated_at)
+		VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO NOTHING`), ev.Source, ev.Subject, now); err != nil {
+		return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
+	}
+	var prev string
+	var final int
+	if err := tx.QueryRowContext(ctx, s.d.q(`SELECT status, final FROM subjects WHERE source = ? AND subject = ?`+s.d.forUpdate),
+		ev.Source, ev.Subject).Scan(&prev, &final); err != nil {
+		return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
+	}
+	ev.PreviousStatus = prev
+	ev.Stale = final != 0
+
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, false, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	r, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO events (id, receiver, source, type, subject, status, received_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		ev.ID, ev.Receiver, ev.Source, ev.Type, ev.Subject, ev.Status, ms(ev.ReceivedAt), string(body))
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
+	} else if n == 0 {
+		return nil, false, nil // a repeated callback
+	}
+	if s.hookEv != nil {
+		if err := s.hookEv(); err != nil {
+			return nil, false, err
+		}
+	}
+	if !ev.Stale {
+		if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE subjects SET status = ?, final = ?, updated_at = ? WHERE source = ? AND subject = ?`),
+			ev.Status, b2i(ev.Final), now, ev.Source, ev.Subject); err != nil {
+			return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
+		}
+	}
+	planned := plan(ev)
+	for _, p := range planned {
+		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO deliveries
+			(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			DeliveryID(ev.ID, p.Rule, p.Sink), ev.ID, p.Rule, p.Sink, p.Title, p.Text, b2i(p.Templated),
+			StatePending, now, now, now, now); err != nil {
+			return nil, false, fmt.Errorf("%w: delivery: %v", ErrUnavailable, err)
+		}
+	}
+	return planned, true, nil
+}
+
+// DeliveryID is the stable id of the delivery of an event by a rule to a
+// sink; webhook sinks send it as webhook-id.
+func DeliveryID(eventID, rule, sink string) string {
+	sum := sha256.Sum256([]byte(eventID + "\x00" + rule + "\x00" + sink))
+	return "msg_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}

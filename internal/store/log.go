@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Filter selects deliveries from the log. Zero fields match everything.
+type Filter struct {
+	State   string
+	Sink    string
+	Rule    string
+	Subject string
+	EventID string
+	Since   time.Time // created at or after
+	Limit   int       // default 100
+}
+
+func (f Filter) where() (string, []any) {
+	where := " WHERE 1 = 1"
+	var args []any
+	add := func(cond string, v any) {
+		where += " AND " + cond
+		args = append(args, v)
+	}
+	if f.State != "" {
+		add("d.state = ?", f.State)
+	}
+	if f.Sink != "" {
+		add("d.sink = ?", f.Sink)
+	}
+	if f.Rule != "" {
+		add("d.rule = ?", f.Rule)
+	}
+	if f.Subject != "" {
+		add("e.subject = ?", f.Subject)
+	}
+	if f.EventID != "" {
+		add("d.event_id = ?", f.EventID)
+	}
+	if !f.Since.IsZero() {
+		add("d.created_at >= ?", ms(f.Since))
+	}
+	return where, args
+}
+
+// List returns deliveries matching f, newest first.
+func (s *Store) List(ctx context.Context, f Filter) ([]*Delivery, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	where, args := f.where()
+	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT `+prefixed("d.", deliveryColumns)+`
+		FROM deliveries d JOIN events e ON e.id = d.event_id`+where+` ORDER BY d.created_at DESC, d.id LIMIT ?`), append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: list deliveries: %v", ErrUnavailable, err)
+	}
+	defer rows.Close()
+	var out []*Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%w: list deliveries: %v", ErrUnavailable, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func prefixed(p, cols string) string {
+	var out []byte
+	out = append(out, p...)
+	for i := 0; i < len(cols); i++ {
+		out = append(out, cols[i])
+		if cols[i] == ',' {
+			for i+1 < len(cols) && (cols[i+1] == ' ' || cols[i+1] == '\n' || cols[i+1] == '\t') {
+				i++
+			}
+			out = append(out, ' ')
+			out = append(out, p...)
+		}
+	}
+	return string(out)
+}
+
+// Attempt is one recorded delivery attempt.
+type Attempt struct {
+	N        int           `json:"n"`
+	Started  time.Time     `json:"started_at"`
+	Duration time.Duration `json:"duration_ns"`
+	Status   int           `json:"status,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Get returns one delivery with its event and attempt history.
+func (s *Store) Get(ctx context.Context, id string) (*Delivery, []Attempt, error) {
+	d, err := scanDelivery(s.read.QueryRowContext(ctx, s.d.q(`SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, fmt.Errorf("delivery %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: get delivery: %v", ErrUnavailable, err)
+	}
+	if err := s.attachEvents(ctx, s.read, map[string][]*Delivery{d.EventID: {d}}); err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT n, started_at, duration_ms, status, error FROM attempts WHERE delivery_id = ? ORDER BY n`), id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: get attempts: %v", ErrUnavailable, err)
+	}
+	defer rows.Close()
+	var atts []Attempt
+	for rows.Next() {
+		var a Attempt
+		var started, dur int64
+		if err := rows.Scan(&a.N, &started, &dur, &a.Status, &a.Error); err != nil {
+			return nil, nil, fmt.Errorf("%w: get attempts: %v", ErrUnavailable, err)
+		}
+		a.Started, a.Duration = fromMS(started), time.Duration(dur)*time.Millisecond
+		atts = append(atts, a)
+	}
+	return d, atts, rows.Err()
+}
+
+// Retry re-queues dead deliveries by id, with a fresh attempt budget; it
+// returns how many were re-queued. Deliveries that are not dead are left
+// alone.
+func (s *Store) Retry(ctx context.Context, ids ...string) (int, error) {
+	var n int
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n = 0
+		now := ms(s.now())
+		for _, id := range ids {
+			r, err := tx.ExecContext(ctx, s.d.q(`UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?
+				WHERE id = ? AND state = ?`), StatePending, now, now, now, id, StateDead)
+			if err != nil {
+				return fmt.Errorf("%w: retry: %v", ErrUnavailable, err)
+			}
+			c, _ := r.RowsAffected()
+			n += int(c)
+		}
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+const deliveryColumns = `id, event_id, rule, sink, title, text, templated, state, attempts,
+	next_attempt_at, last_status, last_error, created_at, queued_at, updated_at`
+
+func scanDelivery(sc interface{ Scan(...any) error }) (*Delivery, error) {
+	var d Delivery
+	var templated int
+	var next, created, queued, updated int64
+	if err := sc.Scan(&d.ID, &d.EventID, &d.Rule, &d.Sink, &d.Title, &d.Text, &templated, &d.State, &d.Attempts,
+		&next, &d.LastStatus, &d.LastError, &created, &queued, &updated); err != nil {
+		return nil, err
+	}
+	d.Templated = templated != 0
+	d.NextAttemptAt, d.CreatedAt, d.QueuedAt, d.UpdatedAt = fromMS(next), fromMS(created), fromMS(queued), fromMS(updated)
+	return &d, nil
+}
+
+// Claim leases up to limit due deliveries of sink to this process for
+// lease, counting the attempt, and returns them with their events. A
+// delivery whose lease expired (its worker died) is due again.
+func (s *Store) Claim(ctx context.Context, sink string, limit int, lease time.Duration) ([]*Delivery, error) {
+	var out []*Delivery
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		out = out[:0]
+		now := s.now()
+		rows, err := tx.QueryContext(ctx, s.d.q(`UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempts = attempts + 1, updated_at = ?
+			WHERE id IN (SELECT id FROM deliveries
+				WHERE sink = ? AND state = ? AND next_attempt_at <= ? AND lease_until <= ?
+				ORDER BY next_attempt_at LIMIT ?`+s.d.skipLocked+`)
+			RETURNING `+deliveryColumns),
+			ms(now.Add(lease)), s.owner, ms(now), sink, StatePending, ms(now), ms(now), limit)
+		if err != nil {
+			return fmt.Errorf("%w: claim: %v", ErrUnavailable, err)
+		}
+		byEvent := map[string][]*Delivery{}
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("%w: claim: %v", ErrUnavailable, err)
+			}
+			out = append(out, d)
+			byEvent[d.EventID] = append(byEvent[d.EventID], d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%w: claim: %v", ErrUnavailable, err)
+		}
+		return s.attachEvents(ctx, tx, byEvent)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// attachEvents loads the event bodies of the deliveries.
+func (s *Store) attachEvents(ctx context.Context, q querier, byEvent map[string][]*Delivery) error {
+	if len(byEvent) == 0 {
+		return nil
+	}
+	ids := make([]any, 0, len(byEvent))
+	for id := range byEvent {
+		ids = append(ids, id)
+	}
+	rows, err := q.QueryContext(ctx, s.d.q(`SELECT id, body FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
+	if err != nil {
+		return fmt.Errorf("%w: load events: %v", ErrUnavailable, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, body string
+		if err := rows.Scan(&id, &body); err != nil {
+			return fmt.Errorf("%w: load events: %v", ErrUnavailable, err)
+		}
+		for _, d := range byEvent[id] {
+			d.EventJSON = []byte(body)
+		}
+	}
+	return rows.Err()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Finish records the outcomes of attempts made under this process's lease,
+// each in the delivery's attempt history. An outcome for a delivery whose
+// lease was lost (it expired and another worker claimed it again) is
+// dropped: the new owner records its own attempt.
+func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
+	return s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		now := ms(s.now())
+		for _, o := range outcomes {
+			r, err := tx.ExecContext(ctx, s.d.q(`UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_until = 0, lease_owner = '',
+				last_status = ?, last_error = ?, updated_at = ?
+				WHERE id = ? AND lease_owner = ?`),
+				o.State, ms(o.NextAttemptAt), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, s.owner)
+			if err != nil {
+				return fmt.Errorf("%w: finish: %v", ErrUnavailable, err)
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				continue // lease lost: the new owner records its own attempt
+			}
+			if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, owner)
+				SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ?, ? FROM attempts WHERE delivery_id = ?`),
+				o.ID, ms(o.Started), o.Duration.Milliseconds(), o.Status, truncate(o.Error, maxErrorLen), s.owner, o.ID); err != nil {
+				return fmt.Errorf("%w: record attempt: %v", ErrUnavailable, err)
+			}
+		}
+		return nil
+	})
+}
+
+// maxErrorLen bounds the stored error text of an attempt.
+const maxErrorLen = 1024
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// NextDue returns when the earliest pending delivery of sink is due (zero
+// when none is pending).
+func (s *Store) NextDue(ctx context.Context, sink string) (time.Time, error) {
+	var v sql.NullInt64
+	err := s.read.QueryRowContext(ctx, s.d.q(`SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
+		FROM deliveries WHERE sink = ? AND state = ?`), sink, StatePending).Scan(&v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: next due: %v", ErrUnavailable, err)
+	}
+	if !v.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(v.Int64), nil
+}

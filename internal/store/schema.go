@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// migrations are applied in order; each runs once, recorded in
+// schema_version. The SQL is portable between SQLite and Postgres: times are
+// unix milliseconds in BIGINT, booleans are integers, ids are text made in Go.
+var migrations = []string{
+	`CREATE TABLE events (
+		id          TEXT PRIMARY KEY,
+		receiver    TEXT NOT NULL,
+		source      TEXT NOT NULL,
+		type        TEXT NOT NULL,
+		subject     TEXT NOT NULL,
+		status      TEXT NOT NULL,
+		received_at BIGINT NOT NULL,
+		body        TEXT NOT NULL
+	);
+	CREATE INDEX events_subject ON events (source, subject);
+	CREATE INDEX events_received ON events (received_at);
+	CREATE TABLE subjects (
+		source     TEXT NOT NULL,
+		subject    TEXT NOT NULL,
+		status     TEXT NOT NULL,
+		final      INTEGER NOT NULL,
+		updated_at BIGINT NOT NULL,
+		PRIMARY KEY (source, subject)
+	);
+	CREATE TABLE deliveries (
+		id              TEXT PRIMARY KEY,
+		event_id        TEXT NOT NULL REFERENCES events (id),
+		rule            TEXT NOT NULL,
+		sink            TEXT NOT NULL,
+		title           TEXT NOT NULL,
+		text            TEXT NOT NULL,
+		templated       INTEGER NOT NULL,
+		state           TEXT NOT NULL,
+		attempts        INTEGER NOT NULL DEFAULT 0,
+		next_attempt_at BIGINT NOT NULL,
+		lease_until     BIGINT NOT NULL DEFAULT 0,
+		lease_owner     TEXT NOT NULL DEFAULT '',
+		last_status     INTEGER NOT NULL DEFAULT 0,
+		last_error      TEXT NOT NULL DEFAULT '',
+		created_at      BIGINT NOT NULL,
+		queued_at       BIGINT NOT NULL,
+		updated_at      BIGINT NOT NULL
+	);
+	CREATE INDEX deliveries_due ON deliveries (sink, state, next_attempt_at);
+	CREATE INDEX deliveries_event ON deliveries (event_id);
+	CREATE INDEX deliveries_updated ON deliveries (state, updated_at);
+	CREATE TABLE attempts (
+		delivery_id TEXT NOT NULL REFERENCES deliveries (id),
+		n           INTEGER NOT NULL,
+		started_at  BIGINT NOT NULL,
+		duration_ms BIGINT NOT NULL,
+		status      INTEGER NOT NULL,
+		error       TEXT NOT NULL,
+		owner       TEXT NOT NULL,
+		PRIMARY KEY (delivery_id, n)
+	);`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if s.d.name == "postgres" {
+		// Instances starting together take turns.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(72756117)`); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var v int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this binary knows (%d)", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate: to version %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO schema_version (version) VALUES (?)`), i+1); err != nil {
+			return fmt.Errorf("migrate: record version %d: %w", i+1, err)
+		}
+	}
+	return tx.Commit()
+}

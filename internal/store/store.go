@@ -1,0 +1,185 @@
+// Package store keeps events and their deliveries durably: the embedded
+// SQLite default and Postgres to scale out share one SQL implementation;
+// what differs between them lives in dialect.go.
+//
+// Every write goes through a group-commit writer: concurrent intakes share
+// one transaction (and one fsync) while each keeps its own savepoint, so one
+// failing request never takes the others down and none is acknowledged before
+// the commit that holds its data.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/event"
+)
+
+// Delivery states.
+const (
+	StatePending   = "pending"
+	StateDelivered = "delivered"
+	StateDead      = "dead"
+)
+
+// ErrUnavailable wraps failures to reach or commit to the database: intake
+// answers them with 503 so the vendor retries.
+var ErrUnavailable = errors.New("store unavailable")
+
+// ErrNotFound is returned for an unknown delivery id.
+var ErrNotFound = errors.New("not found")
+
+// Planned is one delivery the rules decided on for an event.
+type Planned struct {
+	Rule      string
+	Sink      string
+	Title     string
+	Text      string
+	Templated bool
+}
+
+// Planner decides the deliveries for an event. It runs inside the intake
+// transaction, after PreviousStatus and Stale are set, and must not do I/O.
+type Planner func(ev *event.Event) []Planned
+
+// IngestResult reports what an intake stored.
+type IngestResult struct {
+	// Stored are the new events, sealed (PreviousStatus and Stale set).
+	Stored []*event.Event
+	// Duplicates are the events that were already stored; they create no
+	// deliveries.
+	Duplicates []*event.Event
+	// Deliveries is the number of deliveries created.
+	Deliveries int
+	// Sinks names the sinks that got new deliveries.
+	Sinks []string
+}
+
+// Delivery is one row of the delivery log: an event × rule × sink.
+type Delivery struct {
+	ID            string    `json:"id"`
+	EventID       string    `json:"event_id"`
+	Rule          string    `json:"rule"`
+	Sink          string    `json:"sink"`
+	Title         string    `json:"title"`
+	Text          string    `json:"text"`
+	Templated     bool      `json:"templated"`
+	State         string    `json:"state"`
+	Attempts      int       `json:"attempts"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	LastStatus    int       `json:"last_status,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	QueuedAt      time.Time `json:"queued_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+
+	// EventJSON is the event as stored; set by Claim and Get.
+	EventJSON []byte `json:"-"`
+}
+
+// Outcome is the result of one delivery attempt, recorded by Finish.
+type Outcome struct {
+	ID            string
+	State         string    // StatePending (retry later), StateDelivered or StateDead
+	NextAttemptAt time.Time // when State is StatePending
+	Status        int       // response status, 0 when none
+	Error         string    // "" on success
+	Started       time.Time
+	Duration      time.Duration
+}
+
+// Store is the durable queue of events and deliveries.
+type Store struct {
+	d      dialect
+	db     *sql.DB // writes, through the group-commit writer
+	read   *sql.DB // queries; the same pool as db where the backend allows
+	w      *writer
+	owner  string
+	now    func() time.Time
+	hookEv func() error // test hook: runs after an event insert
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// Open opens the store named by dsn: a postgres:// URL, or else a SQLite
+// file path. It creates or migrates the schema.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	d, db, read, err := openDialect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{d: d, db: db, read: read, owner: newOwner(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.w = newWriter(db, d)
+	return s, nil
+}
+
+// Owner is this process's lease owner id.
+func (s *Store) Owner() string { return s.owner }
+
+// Dialect names the backend ("sqlite" or "postgres").
+func (s *Store) Dialect() string { return s.d.name }
+
+// Close stops the writer and closes the database.
+func (s *Store) Close() error {
+	s.w.close()
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	err := s.db.Close()
+	if s.read != s.db {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func newOwner() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

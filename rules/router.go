@@ -1,0 +1,139 @@
+package rules
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"text/template"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/switchboard/switchboard/internal/event"
+)
+
+// Router holds the compiled rules of one configuration, in order. It is
+// immutable and safe for concurrent use.
+type Router struct {
+	rules []*Rule
+	vms   sync.Pool
+}
+
+// Rules returns the compiled rules in evaluation order.
+func (r *Router) Rules() []*Rule { return r.rules }
+
+// Match is one delivery to make: an event matched by a rule, for one of the
+// rule's sinks, with the message rendered.
+type Match struct {
+	Rule      string
+	Sink      string
+	Title     string
+	Text      string
+	Templated bool
+}
+
+// RuleError is a rule that failed on one event at run time (a condition
+// that panicked or a template that failed). The other rules still run.
+type RuleError struct {
+	Rule string
+	Err  error
+}
+
+func (e RuleError) Error() string { return fmt.Sprintf("rule %q: %v", e.Rule, e.Err) }
+
+// Result is the outcome of routing one event.
+type Result struct {
+	Matches []Match
+	Errors  []RuleError
+	// Matched lists the names of the rules that matched, in order.
+	Matched []string
+	// Stopped names the rule whose stop: true ended evaluation, if any.
+	Stopped string
+}
+
+// Route evaluates the rules in order against ev. Every match fires; a
+// matching rule with stop: true ends the evaluation. A condition that fails
+// at run time counts as no match and is reported in Result.Errors; a
+// template that fails falls back to the default message and is reported.
+// Route does no I/O.
+func (r *Router) Route(ev *event.Event) Result {
+	var res Result
+	if len(r.rules) == 0 {
+		return res
+	}
+	env := ev.Map()
+	m, _ := r.vms.Get().(*vm.VM)
+	if m == nil {
+		m = &vm.VM{}
+	}
+	defer r.vms.Put(m)
+	for _, rule := range r.rules {
+		out, err := m.Run(rule.program, env)
+		if err != nil {
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: err})
+			continue
+		}
+		if ok, _ := out.(bool); !ok {
+			continue
+		}
+		res.Matched = append(res.Matched, rule.Name)
+		title, text, templated, terr := rule.render(ev, env)
+		if terr != nil {
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: terr})
+		}
+		for _, sink := range rule.To {
+			res.Matches = append(res.Matches, Match{Rule: rule.Name, Sink: sink, Title: title, Text: text, Templated: templated})
+		}
+		if rule.Stop {
+			res.Stopped = rule.Name
+			break
+		}
+	}
+	return res
+}
+
+// Match reports whether the rule's condition holds for ev.
+func (rule *Rule) Match(ev *event.Event) (bool, error) {
+	var m vm.VM
+	out, err := m.Run(rule.program, ev.Map())
+	if err != nil {
+		return false, err
+	}
+	ok, _ := out.(bool)
+	return ok, nil
+}
+
+// render executes the rule's templates, falling back to the event's default
+// title and text for the missing ones and for one that fails.
+func (rule *Rule) render(ev *event.Event, env map[string]any) (title, text string, templated bool, err error) {
+	title, text = ev.Title(), ev.Text()
+	var errs []string
+	if rule.title != nil {
+		if s, e := execute(rule.title, env); e != nil {
+			errs = append(errs, e.Error())
+		} else {
+			title = strings.Join(strings.Fields(s), " ") // a title is one line
+			templated = true
+		}
+	}
+	if rule.text != nil {
+		if s, e := execute(rule.text, env); e != nil {
+			errs = append(errs, e.Error())
+		} else {
+			text = s
+			templated = true
+		}
+	}
+	if len(errs) > 0 {
+		err = fmt.Errorf("template: %s", strings.Join(errs, "; "))
+	}
+	return title, text, templated, err
+}
+
+func execute(t *template.Template, env map[string]any) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, env); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
