@@ -1,0 +1,115 @@
+package email
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/sinks"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// loadMessage builds the default message for testdata/<name>.event.json,
+// as the core does for a rule without templates.
+func loadMessage(t *testing.T, path string) *sinks.Message {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := event.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sinks.Message{
+		DeliveryID: "dlv_" + strings.TrimPrefix(ev.ID, "evt_"),
+		Rule:       "alerts",
+		Title:      ev.Title(),
+		Text:       ev.Text(),
+		Event:      ev,
+		EventJSON:  b,
+		Attempt:    1,
+	}
+}
+
+// TestGolden renders the bodies of every testdata/*.event.json and
+// compares them with <case>.txt.golden and <case>.html.golden
+// (go test -update rewrites them).
+func TestGolden(t *testing.T) {
+	cases, err := filepath.Glob("testdata/*.event.json")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, path := range cases {
+		name := strings.TrimSuffix(filepath.Base(path), ".event.json")
+		t.Run(name, func(t *testing.T) {
+			b, err := render(loadMessage(t, path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, filepath.Join("testdata", name+".txt.golden"), b.plain)
+			checkGolden(t, filepath.Join("testdata", name+".html.golden"), b.html)
+		})
+	}
+}
+
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal([]byte(got), want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n%s", path, got)
+	}
+}
+
+func TestRenderEscapesHTML(t *testing.T) {
+	ev := &event.Event{ID: "evt_1", Type: "sms.inbound", Data: map[string]any{
+		"user_response": map[string]any{"mo_message": `<script>alert("x")</script>`},
+	}}
+	b, err := render(&sinks.Message{Rule: "r&d", Title: "<b>Title</b>", Text: "a < b", Event: ev, Templated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<script>", "<b>Title", "a < b", "r&d"} {
+		if strings.Contains(b.html, bad) {
+			t.Errorf("HTML body contains unescaped %q", bad)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;", "&lt;b&gt;Title&lt;/b&gt;", "a &lt; b"} {
+		if !strings.Contains(b.html, want) {
+			t.Errorf("HTML body lacks %q", want)
+		}
+	}
+	if !strings.Contains(b.plain, `<script>alert("x")</script>`) {
+		t.Errorf("plain body should keep the text as is:\n%s", b.plain)
+	}
+}
+
+func TestMessageIDLocal(t *testing.T) {
+	for id, want := range map[string]string{
+		"dlv_01HX5": "switchboard.dlv_01HX5",
+		"42":        "switchboard.42",
+	} {
+		if got := messageIDLocal(id); got != want {
+			t.Errorf("messageIDLocal(%q) = %q, want %q", id, got, want)
+		}
+	}
+	for _, id := range []string{"a b", "<x>", "a@b", ".x", "é"} {
+		got := messageIDLocal(id)
+		if got != messageIDLocal(id) || strings.ContainsAny(got, " <>@é") || got == "switchboard."+id {
+			t.Errorf("messageIDLocal(%q) = %q, want a stable hash", id, got)
+		}
+	}
+}
