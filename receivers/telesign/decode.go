@@ -139,13 +139,13 @@ func syntaxError(body []byte, err error) error {
 	return &receivers.Error{Status: http.StatusBadRequest, Err: err, Msg: "malformed JSON: " + err.Error()}
 }
 
-// position renders a 0-based byte offset as "line L, column C (byte B)",
-// 1-based, columns counted in bytes.
+// position renders a byte offset as "line L, column C (byte offset O)":
+// lines and columns 1-based, columns counted in bytes, the offset 0-based.
 func position(body []byte, off int) string {
 	off = max(0, min(off, len(body)))
 	line := 1 + bytes.Count(body[:off], []byte{'\n'})
 	col := off - bytes.LastIndexByte(body[:off], '\n')
-	return fmt.Sprintf("line %d, column %d (byte %d)", line, col, off+1)
+	return fmt.Sprintf("line %d, column %d (byte offset %d)", line, col, off)
 }
 
 // checkDepth scans body for nesting deeper than maxDepth, ignoring brackets

@@ -113,15 +113,18 @@ func (rc *Receiver) check(header string, body []byte) error {
 	return nil
 }
 
+var strictRaw = base64.RawStdEncoding.Strict()
+
 var errSigLen = errors.New("signature is not 32 bytes")
 
-// decodeSignature accepts standard base64 with or without padding.
+// decodeSignature accepts standard base64 with or without padding, in its
+// canonical form only (strict: no stray bits in the last character).
 func decodeSignature(s string) ([]byte, error) {
 	s = strings.TrimRight(s, "=")
 	if len(s) > base64.RawStdEncoding.EncodedLen(sha256.Size) {
 		return nil, errSigLen
 	}
-	b, err := base64.RawStdEncoding.DecodeString(s)
+	b, err := strictRaw.DecodeString(s)
 	if err != nil {
 		return nil, err
 	}
