@@ -40,7 +40,4 @@ func New(name string, cfg Config) (*Receiver, error) {
 	return rc, nil
 }
 
-// Name returns the receiver's configured name.
-func (rc *Receiver) Name() string { return rc.name }
-
 var _ receivers.Receiver = (*Receiver)(nil)

@@ -99,8 +99,8 @@ func (rc *Receiver) check(header string, body []byte) error {
 	if err != nil {
 		return errMalformedAuth
 	}
-	// Check the signature before the customer id so a wrong id cannot be
-	// told apart from a wrong key by timing; both answers are 401 anyway.
+	// Both checks run in constant time. The customer id is not secret, so
+	// the reasons differ to help an operator fix a misconfiguration.
 	sigOK := hmac.Equal(mac(rc.key, body), sig)
 	custOK := rc.customerID == "" ||
 		subtle.ConstantTimeCompare([]byte(strings.ToUpper(customer)), []byte(rc.customerID)) == 1
