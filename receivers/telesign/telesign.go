@@ -19,7 +19,6 @@ import (
 // Receiver verifies, parses and answers the callbacks of one configured
 // telesign receiver. It is safe for concurrent use.
 type Receiver struct {
-	name       string
 	customerID string // upper case; "" accepts any
 	key        []byte // decoded API key; nil when unauthenticated
 }
@@ -29,7 +28,7 @@ func New(name string, cfg Config) (*Receiver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("telesign receiver %q: %w", name, err)
 	}
-	rc := &Receiver{name: name, customerID: strings.ToUpper(strings.TrimSpace(cfg.CustomerID))}
+	rc := &Receiver{customerID: strings.ToUpper(strings.TrimSpace(cfg.CustomerID))}
 	if k := cfg.APIKey.Value(); k != "" {
 		key, err := decodeAPIKey(k)
 		if err != nil {
