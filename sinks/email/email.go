@@ -23,8 +23,10 @@ import (
 	"github.com/switchboard/switchboard/sinks"
 )
 
-// defaultTimeout bounds each SMTP command when the caller's context has no
-// deadline.
+// defaultTimeout bounds each SMTP command, a backstop for a caller's
+// context without deadline. It is not derived from the context's deadline:
+// the context closes the connection itself, so a deadline always surfaces
+// as the context's error rather than racing an i/o timeout.
 const defaultTimeout = time.Minute
 
 // Sink mails messages to the configured recipients.
@@ -106,17 +108,13 @@ func (s *Sink) deliver(ctx context.Context, msg *mail.Msg) (err error) {
 		return conn, nil
 	}
 
-	timeout := defaultTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(dl), time.Millisecond)
-	}
 	policy := mail.NoTLS // none, or implicit TLS done by dial
 	if s.cfg.SMTP.TLS == TLSStartTLS {
 		policy = mail.TLSMandatory
 	}
 	opts := []mail.Option{
 		mail.WithPort(s.cfg.SMTP.Port),
-		mail.WithTimeout(timeout),
+		mail.WithTimeout(defaultTimeout),
 		mail.WithDialContextFunc(dial),
 		mail.WithTLSConfig(s.tls),
 		mail.WithTLSPolicy(policy),
