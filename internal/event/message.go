@@ -156,6 +156,9 @@ func FormatPhone(s string) string {
 			return s
 		}
 	}
+	if len(digits) < 7 || digits[0] == '0' {
+		return s // a short code or a local number: leave it alone
+	}
 	if len(digits) == 11 && digits[0] == '1' {
 		return "+1 " + digits[1:4] + " " + digits[4:7] + " " + digits[7:]
 	}
