@@ -12,9 +12,13 @@ import (
 	"github.com/switchboard/switchboard/internal/deliver"
 	"github.com/switchboard/switchboard/internal/server"
 	"github.com/switchboard/switchboard/receivers"
+	"github.com/switchboard/switchboard/receivers/interfax"
+	"github.com/switchboard/switchboard/receivers/telesign"
 	"github.com/switchboard/switchboard/rules"
 	"github.com/switchboard/switchboard/sinks"
+	"github.com/switchboard/switchboard/sinks/email"
 	"github.com/switchboard/switchboard/sinks/logsink"
+	"github.com/switchboard/switchboard/sinks/slack"
 	"github.com/switchboard/switchboard/sinks/webhook"
 )
 
@@ -84,8 +88,32 @@ func decode(c rules.Component, cfg config.Validator) error {
 	return cfg.Validate()
 }
 
+// unauthenticatedWarning is logged at every start for a receiver that
+// accepts callbacks from anyone.
+const unauthenticatedWarning = "unauthenticated: true: anyone who can reach the URL can post callbacks"
+
 func buildReceiver(c rules.Component) (receivers.Receiver, string, error) {
+	warnIf := func(unauth bool) string {
+		if unauth {
+			return unauthenticatedWarning
+		}
+		return ""
+	}
 	switch c.Type {
+	case "interfax":
+		var cfg interfax.Config
+		if err := decode(c, &cfg); err != nil {
+			return nil, "", err
+		}
+		r, err := interfax.New(c.Name, cfg)
+		return r, warnIf(cfg.Unauthenticated && cfg.Token == ""), err
+	case "telesign":
+		var cfg telesign.Config
+		if err := decode(c, &cfg); err != nil {
+			return nil, "", err
+		}
+		r, err := telesign.New(c.Name, cfg)
+		return r, warnIf(cfg.Unauthenticated && cfg.APIKey == ""), err
 	default:
 		if testReceiver != nil && c.Type == "test" {
 			return testReceiver(c)
@@ -102,6 +130,18 @@ func buildSink(c rules.Component, log *slog.Logger) (sinks.Sink, error) {
 			return nil, err
 		}
 		return webhook.New(c.Name, cfg)
+	case "slack":
+		var cfg slack.Config
+		if err := decode(c, &cfg); err != nil {
+			return nil, err
+		}
+		return slack.New(c.Name, cfg)
+	case "email":
+		var cfg email.Config
+		if err := decode(c, &cfg); err != nil {
+			return nil, err
+		}
+		return email.New(c.Name, cfg)
 	case "log":
 		var cfg logsink.Config
 		if err := decode(c, &cfg); err != nil {
