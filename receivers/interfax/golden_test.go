@@ -90,7 +90,7 @@ func TestGolden(t *testing.T) {
 
 // goldenRequest builds the POST of a case: a form unless <case>.headers
 // says otherwise ("Name: value" lines; an empty value removes the header).
-func goldenRequest(t *testing.T, name string, body []byte) *http.Request {
+func goldenRequest(t testing.TB, name string, body []byte) *http.Request {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/hooks/interfax", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
