@@ -115,7 +115,7 @@ func (s *schema) typedData(fields []pair) map[string]any {
 		f, known := s.byLower[strings.ToLower(name)]
 		if known {
 			name = f.name
-		} else if strings.EqualFold(name, "token") {
+		} else if name == "" || strings.EqualFold(name, "token") {
 			continue // the callback secret, if someone posts it, is no vendor data
 		}
 		if seen[name] {

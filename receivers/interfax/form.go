@@ -66,7 +66,7 @@ func kindOf(r *http.Request) (kind, map[string]string, error) {
 // and with it a deterministic choice between "Status" and "status").
 func parseURLEncoded(body []byte) ([]pair, error) {
 	var fields []pair
-	s := strings.TrimRight(string(body), "\r\n")
+	s := strings.TrimPrefix(strings.TrimRight(string(body), "\r\n"), "\ufeff")
 	for s != "" {
 		var kv string
 		kv, s, _ = strings.Cut(s, "&")

@@ -72,7 +72,7 @@ func normalize(cb callback) (*event.Event, error) {
 			first[k] = p.value
 		}
 	}
-	has := func(k string) bool { _, ok := first[k]; return ok }
+	has := func(k string) bool { return strings.TrimSpace(first[k]) != "" }
 
 	inbound := strings.EqualFold(cb.op, "Inbound")
 	if cb.op == "" {
