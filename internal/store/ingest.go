@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -21,7 +22,7 @@ import (
 // final one for the same subject is stale and does not change that state.
 func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner) (*IngestResult, error) {
 	var res *IngestResult
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res = &IngestResult{}
 		seen := map[string]bool{}
 		for _, ev := range events {
@@ -50,18 +51,22 @@ func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner)
 	return res, nil
 }
 
-func (s *Store) ingestOne(ctx context.Context, tx *sql.Tx, ev *event.Event, plan Planner) ([]Planned, bool, error) {
+func (s *Store) ingestOne(ctx context.Context, tx *wtx, ev *event.Event, plan Planner) ([]Planned, bool, error) {
 	now := ms(s.now())
-	// Lock the subject first (creating its row if needed) so concurrent
-	// instances see each other's statuses in order.
-	if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO subjects (source, subject, status, final, updated_at)
-		VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO NOTHING`), ev.Source, ev.Subject, now); err != nil {
-		return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
-	}
 	var prev string
 	var final int
-	if err := tx.QueryRowContext(ctx, s.d.q(`SELECT status, final FROM subjects WHERE source = ? AND subject = ?`+s.d.forUpdate),
-		ev.Source, ev.Subject).Scan(&prev, &final); err != nil {
+	if s.d.forUpdate != "" {
+		// Lock the subject first (creating its row if needed) so
+		// concurrent instances see each other's statuses in order.
+		if _, err := tx.exec(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at)
+			VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO NOTHING`, ev.Source, ev.Subject, now); err != nil {
+			return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
+		}
+	}
+	// SQLite has one writer, this one: no lock is needed.
+	err := tx.queryRow(ctx, `SELECT status, final FROM subjects WHERE source = ? AND subject = ?`+s.d.forUpdate,
+		ev.Source, ev.Subject).Scan(&prev, &final)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
 	}
 	ev.PreviousStatus = prev
@@ -71,8 +76,8 @@ func (s *Store) ingestOne(ctx context.Context, tx *sql.Tx, ev *event.Event, plan
 	if err != nil {
 		return nil, false, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
-	r, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO events (id, receiver, source, type, subject, status, received_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+	r, err := tx.exec(ctx, `INSERT INTO events (id, receiver, source, type, subject, status, received_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		ev.ID, ev.Receiver, ev.Source, ev.Type, ev.Subject, ev.Status, ms(ev.ReceivedAt), string(body))
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
@@ -88,16 +93,17 @@ func (s *Store) ingestOne(ctx context.Context, tx *sql.Tx, ev *event.Event, plan
 		}
 	}
 	if !ev.Stale {
-		if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE subjects SET status = ?, final = ?, updated_at = ? WHERE source = ? AND subject = ?`),
-			ev.Status, b2i(ev.Final), now, ev.Source, ev.Subject); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (source, subject) DO UPDATE SET status = excluded.status, final = excluded.final, updated_at = excluded.updated_at`,
+			ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now); err != nil {
 			return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
 		}
 	}
 	planned := plan(ev)
 	for _, p := range planned {
-		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO deliveries
+		if _, err := tx.exec(ctx, `INSERT INTO deliveries
 			(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			DeliveryID(ev.ID, p.Rule, p.Sink), ev.ID, p.Rule, p.Sink, p.Title, p.Text, b2i(p.Templated),
 			StatePending, now, now, now, now); err != nil {
 			return nil, false, fmt.Errorf("%w: delivery: %v", ErrUnavailable, err)

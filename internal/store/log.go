@@ -130,12 +130,12 @@ func (s *Store) Get(ctx context.Context, id string) (*Delivery, []Attempt, error
 // alone.
 func (s *Store) Retry(ctx context.Context, ids ...string) (int, error) {
 	var n int
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		n = 0
 		now := ms(s.now())
 		for _, id := range ids {
-			r, err := tx.ExecContext(ctx, s.d.q(`UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?
-				WHERE id = ? AND state = ?`), StatePending, now, now, now, id, StateDead)
+			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?
+				WHERE id = ? AND state = ?`, StatePending, now, now, now, id, StateDead)
 			if err != nil {
 				return fmt.Errorf("%w: retry: %v", ErrUnavailable, err)
 			}

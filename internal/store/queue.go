@@ -29,14 +29,14 @@ func scanDelivery(sc interface{ Scan(...any) error }) (*Delivery, error) {
 // delivery whose lease expired (its worker died) is due again.
 func (s *Store) Claim(ctx context.Context, sink string, limit int, lease time.Duration) ([]*Delivery, error) {
 	var out []*Delivery
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		out = out[:0]
 		now := s.now()
-		rows, err := tx.QueryContext(ctx, s.d.q(`UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempts = attempts + 1, updated_at = ?
+		rows, err := tx.query(ctx, `UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempts = attempts + 1, updated_at = ?
 			WHERE id IN (SELECT id FROM deliveries
 				WHERE sink = ? AND state = ? AND next_attempt_at <= ? AND lease_until <= ?
 				ORDER BY next_attempt_at LIMIT ?`+s.d.skipLocked+`)
-			RETURNING `+deliveryColumns),
+			RETURNING `+deliveryColumns,
 			ms(now.Add(lease)), s.owner, ms(now), sink, StatePending, ms(now), ms(now), limit)
 		if err != nil {
 			return fmt.Errorf("%w: claim: %v", ErrUnavailable, err)
@@ -102,12 +102,12 @@ func placeholders(n int) string {
 // lease was lost (it expired and another worker claimed it again) is
 // dropped: the new owner records its own attempt.
 func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
-	return s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		now := ms(s.now())
 		for _, o := range outcomes {
-			r, err := tx.ExecContext(ctx, s.d.q(`UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_until = 0, lease_owner = '',
+			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_until = 0, lease_owner = '',
 				last_status = ?, last_error = ?, updated_at = ?
-				WHERE id = ? AND lease_owner = ?`),
+				WHERE id = ? AND lease_owner = ?`,
 				o.State, ms(o.NextAttemptAt), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, s.owner)
 			if err != nil {
 				return fmt.Errorf("%w: finish: %v", ErrUnavailable, err)
@@ -115,8 +115,8 @@ func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 			if n, _ := r.RowsAffected(); n == 0 {
 				continue // lease lost: the new owner records its own attempt
 			}
-			if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, owner)
-				SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ?, ? FROM attempts WHERE delivery_id = ?`),
+			if _, err := tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, owner)
+				SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ?, ? FROM attempts WHERE delivery_id = ?`,
 				o.ID, ms(o.Started), o.Duration.Milliseconds(), o.Status, truncate(o.Error, maxErrorLen), s.owner, o.ID); err != nil {
 				return fmt.Errorf("%w: record attempt: %v", ErrUnavailable, err)
 			}

@@ -20,7 +20,6 @@ var migrations = []string{
 		body        TEXT NOT NULL
 	);
 	CREATE INDEX events_subject ON events (source, subject);
-	CREATE INDEX events_received ON events (received_at);
 	CREATE TABLE subjects (
 		source     TEXT NOT NULL,
 		subject    TEXT NOT NULL,
@@ -50,7 +49,6 @@ var migrations = []string{
 	);
 	CREATE INDEX deliveries_due ON deliveries (sink, state, next_attempt_at);
 	CREATE INDEX deliveries_event ON deliveries (event_id);
-	CREATE INDEX deliveries_updated ON deliveries (state, updated_at);
 	CREATE TABLE attempts (
 		delivery_id TEXT NOT NULL REFERENCES deliveries (id),
 		n           INTEGER NOT NULL,

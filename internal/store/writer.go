@@ -14,10 +14,11 @@ const maxBatch = 256
 // batchTimeout bounds one group-commit transaction.
 const batchTimeout = 30 * time.Second
 
-// op is one unit of work for the writer. It runs inside its own savepoint:
-// if it fails, its writes are undone and the others in the batch commit.
+// op is one unit of work for the writer. If it fails, its writes are undone
+// and the others in the batch still commit. fn may run more than once (when
+// another operation of its batch fails) and must reset what it reports.
 type op struct {
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *wtx) error
 	done chan error
 }
 
@@ -25,16 +26,23 @@ type op struct {
 // concurrent operations into a single transaction: group commit. An
 // operation's caller is answered only after the commit that holds it.
 type writer struct {
-	db   *sql.DB
-	d    dialect
-	ops  chan *op
-	quit chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	db  *sql.DB
+	d   dialect
+	ops chan *op
+	// stmts caches prepared statements by their ?-placeholder text; only
+	// the writer goroutine touches it.
+	stmts map[string]*sql.Stmt
+	// unprepared are queries first seen inside a transaction; they are
+	// prepared on the pool once it ends (the pool's one connection is busy
+	// with the transaction until then).
+	unprepared map[string]bool
+	quit       chan struct{}
+	wg         sync.WaitGroup
+	once       sync.Once
 }
 
 func newWriter(db *sql.DB, d dialect) *writer {
-	w := &writer{db: db, d: d, ops: make(chan *op, maxBatch), quit: make(chan struct{})}
+	w := &writer{db: db, d: d, ops: make(chan *op, maxBatch), quit: make(chan struct{}), stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
 	w.wg.Add(1)
 	go w.loop()
 	return w
@@ -42,7 +50,7 @@ func newWriter(db *sql.DB, d dialect) *writer {
 
 // do runs fn in a transaction shared with concurrent callers and returns
 // once that transaction committed (nil) or failed.
-func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
 	o := &op{fn: fn, done: make(chan error, 1)}
 	select {
 	case w.ops <- o:
@@ -59,6 +67,67 @@ func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx
 func (w *writer) close() {
 	w.once.Do(func() { close(w.quit) })
 	w.wg.Wait()
+	for _, st := range w.stmts {
+		st.Close()
+	}
+}
+
+// prepare caches the statements seen in the last transaction.
+func (w *writer) prepare() {
+	for q := range w.unprepared {
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		st, err := w.db.PrepareContext(ctx, w.d.q(q))
+		cancel()
+		if err != nil {
+			return // try again after the next transaction
+		}
+		w.stmts[q] = st
+		delete(w.unprepared, q)
+	}
+}
+
+// wtx is a write transaction with the writer's prepared statements: the
+// intake path runs the same few statements thousands of times a second, and
+// parsing them each time would cost more than executing them.
+type wtx struct {
+	*sql.Tx
+	w *writer
+}
+
+func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := t.w.stmts[query]; ok {
+		return t.Tx.StmtContext(ctx, st), nil
+	}
+	t.w.unprepared[query] = true
+	return t.Tx.PrepareContext(ctx, t.w.d.q(query))
+}
+
+// exec runs a cached statement written with ? placeholders.
+func (t *wtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// query runs a cached statement that returns rows.
+func (t *wtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a cached statement that returns one row.
+func (t *wtx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		// Surface the error through Scan, as database/sql does.
+		return t.Tx.QueryRowContext(ctx, "SELECT invalid statement /* "+err.Error()+" */")
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 func (w *writer) loop() {
@@ -98,54 +167,58 @@ func (w *writer) drain() {
 }
 
 func (w *writer) run(batch []*op) {
-	errs := make([]error, len(batch))
-	err := w.runTx(batch, errs)
-	for i, o := range batch {
-		if err != nil {
-			o.done <- err
+	// Operations run without savepoints: when one fails, the transaction
+	// is rolled back, that operation is answered with its error and the
+	// others run again in a new transaction. Operations are written to be
+	// re-run (they reset what they report). Failures are rare, savepoints
+	// would cost on every operation.
+	for len(batch) > 0 {
+		failed, err := w.runTx(batch)
+		w.prepare()
+		switch {
+		case failed >= 0:
+			batch[failed].done <- err
+			batch = append(batch[:failed:failed], batch[failed+1:]...)
 			continue
+		case err != nil:
+			for _, o := range batch {
+				o.done <- err
+			}
+		default:
+			for _, o := range batch {
+				o.done <- nil
+			}
 		}
-		o.done <- errs[i]
+		return
 	}
 }
 
-func (w *writer) runTx(batch []*op, errs []error) error {
+// runTx runs the batch in one transaction. It returns the index of the
+// operation that failed (and its error), or -1 with the error of the
+// transaction itself.
+func (w *writer) runTx(batch []*op) (int, error) {
 	// A batch that cannot finish in this time has lost its database; its
 	// callers get an error (and vendors a 503) rather than waiting forever.
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	tx, err := w.db.BeginTx(ctx, nil)
+	sqlTx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%w: begin: %v", ErrUnavailable, err)
+		return -1, fmt.Errorf("%w: begin: %v", ErrUnavailable, err)
 	}
-	single := len(batch) == 1
+	tx := &wtx{Tx: sqlTx, w: w}
 	for i, o := range batch {
-		if single {
-			// No savepoint needed: the op's failure rolls the whole
-			// transaction back.
-			if errs[i] = o.fn(ctx, tx); errs[i] != nil {
-				tx.Rollback()
-				return errs[i]
+		if err := o.fn(ctx, tx); err != nil {
+			sqlTx.Rollback()
+			if ctx.Err() != nil {
+				return -1, fmt.Errorf("%w: %v", ErrUnavailable, err)
 			}
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("%w: savepoint: %v", ErrUnavailable, err)
-		}
-		if errs[i] = o.fn(ctx, tx); errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("%w: rollback to savepoint: %v", ErrUnavailable, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT op"); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("%w: release savepoint: %v", ErrUnavailable, err)
+			return i, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%w: commit: %v", ErrUnavailable, err)
+	if err := sqlTx.Commit(); err != nil {
+		return -1, fmt.Errorf("%w: commit: %v", ErrUnavailable, err)
 	}
-	return nil
+	return -1, nil
 }
+
+// prepare caches the statements seen in the last transaction.
