@@ -120,7 +120,10 @@ func LoadFile(path string) (*File, error) {
 }
 
 // Parse parses a configuration. name is used in error messages; lookup
-// resolves ${VAR}. It returns every mistake at once as config.Errors.
+// resolves ${VAR}. It returns every mistake at once as config.Errors, and
+// with them the File as far as it could be read (nil when the YAML itself
+// is broken), so that the sections can be checked further; such a File must
+// not be run.
 func Parse(name string, r io.Reader, lookup func(string) (string, bool)) (*File, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
@@ -133,7 +136,10 @@ func Parse(name string, r io.Reader, lookup func(string) (string, bool)) (*File,
 		e.File = name
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		if f.Router == nil {
+			return nil, errs
+		}
+		return f, errs
 	}
 	return f, nil
 }
@@ -160,7 +166,7 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	errs := config.Expand(&doc, lookup)
 	var top raw
 	if err := config.Decode(&doc, &top); err != nil {
-		return append(errs, config.AsErrors(err, 0, "")...)
+		errs = append(errs, config.AsErrors(err, 0, "")...)
 	}
 	f.Listen = or(top.Listen, DefaultListen)
 	f.Admin = or(top.Admin, DefaultAdmin)

@@ -426,7 +426,6 @@ func TestCheckThreeMistakes(t *testing.T) {
 		name  string
 		yaml  string
 		lines []int
-		known string // a known bug this case shows: skipped until fixed
 	}{{
 		name: "sink-retry-key,rule-sink,rule-when",
 		yaml: `listen: 127.0.0.1:0
@@ -461,13 +460,9 @@ rules:
     to: [hook]
 `,
 		lines: []int{6, 10, 12},
-		known: "check stops after rules.yaml's own errors and never decodes the sink sections (app.Load returns rules.LoadFile's errors before Build)",
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.known != "" {
-				t.Skip("known bug: " + tc.known)
-			}
 			path := filepath.Join(t.TempDir(), "rules.yaml")
 			writeFile(t, path, tc.yaml)
 			var stdout, stderr bytes.Buffer

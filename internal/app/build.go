@@ -5,8 +5,10 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/deliver"
@@ -35,10 +37,20 @@ type Built struct {
 // line and section.
 func Load(path string, log *slog.Logger) (*Built, error) {
 	f, err := rules.LoadFile(path)
-	if err != nil {
+	var es config.Errors
+	if err != nil && (f == nil || !errors.As(err, &es)) {
 		return nil, err
 	}
-	return Build(f, log)
+	b, berr := Build(f, log)
+	if err == nil {
+		return b, berr
+	}
+	// Report the sections' own mistakes along with the file's.
+	var bes config.Errors
+	errors.As(berr, &bes)
+	all := append(append(config.Errors{}, es...), bes...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Line < all[j].Line })
+	return nil, all
 }
 
 // Build constructs every receiver and sink of f. It reports all mistakes at
@@ -47,6 +59,9 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 	b := &Built{File: f, receivers: map[string]receivers.Receiver{}}
 	var errs config.Errors
 	for _, c := range f.Receivers {
+		if c.Type == "" {
+			continue // already reported
+		}
 		r, warn, err := buildReceiver(c)
 		if err != nil {
 			errs = append(errs, located(f, err, c.Line, c.Section("receiver"))...)
@@ -58,6 +73,9 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		b.receivers[c.Name] = r
 	}
 	for _, c := range f.Sinks {
+		if c.Type == "" {
+			continue // already reported
+		}
 		s, err := buildSink(c.Component, log)
 		if err != nil {
 			errs = append(errs, located(f, err, c.Line, c.Section("sink"))...)

@@ -55,6 +55,15 @@ func Serve(ctx context.Context, opts Options) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	if st.Dialect() == "sqlite" {
+		// One process serves a SQLite store: leases left by a crashed
+		// predecessor are ours to take over now.
+		if n, err := st.ReleaseLeases(ctx); err != nil {
+			return fmt.Errorf("open store: %w", err)
+		} else if n > 0 {
+			log.Warn("took over deliveries left in flight by a previous run", "deliveries", n)
+		}
+	}
 
 	s := &service{opts: opts, log: log, st: st, built: b}
 	s.disp = deliver.New(st, log, deliver.Options{})

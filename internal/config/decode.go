@@ -14,17 +14,15 @@ import (
 
 // Decode decodes node into out strictly: every mapping key must name a field
 // (by its yaml tag) of the target struct, recursively. It returns Errors
-// located at the offending lines, all of them, not only the first.
+// located at the offending lines, all of them, not only the first; out is
+// decoded as far as possible even then, so later checks can report more.
 func Decode(node *yaml.Node, out any) error {
 	var errs Errors
 	checkKeys(node, reflect.TypeOf(out), &errs)
-	if len(errs) > 0 {
-		return errs
-	}
 	if err := node.Decode(out); err != nil {
-		return YAMLErrors(err, node.Line)
+		errs = append(errs, YAMLErrors(err, node.Line)...)
 	}
-	return nil
+	return errs.Err()
 }
 
 // Validator is implemented by configuration structs that check themselves

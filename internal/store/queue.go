@@ -152,3 +152,21 @@ func (s *Store) NextDue(ctx context.Context, sink string) (time.Time, error) {
 	}
 	return fromMS(v.Int64), nil
 }
+
+// ReleaseLeases frees the leases of other owners at once. Only a process
+// that knows it is the store's single worker may call it: serve on SQLite
+// does at start, so deliveries claimed by a crashed predecessor go out
+// without waiting for their leases to expire.
+func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
+	var n int
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		r, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = 0, lease_owner = '' WHERE lease_until > 0 AND lease_owner <> ?`, s.owner)
+		if err != nil {
+			return fmt.Errorf("%w: release leases: %v", ErrUnavailable, err)
+		}
+		c, _ := r.RowsAffected()
+		n = int(c)
+		return nil
+	})
+	return n, err
+}

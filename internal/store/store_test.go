@@ -303,3 +303,23 @@ func testGroupCommit(t *testing.T, open func(testing.TB, *clock) *Store) {
 		t.Errorf("deliveries = %d, want 200", n)
 	}
 }
+
+func TestReleaseLeases(t *testing.T) {
+	c := &clock{t: time.Unix(1700000000, 0)}
+	st := openTestSQLite(t, c)
+	ctx := context.Background()
+	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a")); err != nil {
+		t.Fatal(err)
+	}
+	st.owner = "crashed"
+	if ds, _ := st.Claim(ctx, "a", 1, time.Hour); len(ds) != 1 {
+		t.Fatal("claim failed")
+	}
+	st.owner = "restarted"
+	if n, err := st.ReleaseLeases(ctx); err != nil || n != 1 {
+		t.Fatalf("released %d, %v", n, err)
+	}
+	if ds, _ := st.Claim(ctx, "a", 1, time.Hour); len(ds) != 1 || ds[0].Attempts != 2 {
+		t.Fatalf("not claimable at once after release: %+v", ds)
+	}
+}
