@@ -64,15 +64,18 @@ func openDialect(ctx context.Context, dsn string) (dialect, *sql.DB, *sql.DB, er
 // commits durable (WAL, synchronous=FULL) and writers wait for each other.
 func sqliteDSN(path string, readOnly bool) string {
 	v := url.Values{}
-	// cache_size keeps a busy batch's dirty pages in memory instead of
-	// spilling them to the WAL mid-transaction.
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-65536)", "temp_store(MEMORY)", "wal_autocheckpoint(4000)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "temp_store(MEMORY)"} {
 		v.Add("_pragma", p)
 	}
 	if readOnly {
 		v.Add("_pragma", "query_only(1)")
 	} else {
 		v.Set("_txlock", "immediate")
+		// A larger page cache keeps a busy batch's dirty pages in memory
+		// instead of spilling them to the WAL mid-transaction, and fewer
+		// checkpoints coalesce page writes.
+		v.Add("_pragma", "cache_size(-32768)")
+		v.Add("_pragma", "wal_autocheckpoint(4000)")
 	}
 	return "file:" + path + "?" + v.Encode()
 }
