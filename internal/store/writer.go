@@ -8,6 +8,8 @@ import (
 	"time"
 )
 
+var errClosed = fmt.Errorf("%w: store closed", ErrUnavailable)
+
 // maxBatch bounds how many operations share one transaction.
 const maxBatch = 256
 
@@ -37,12 +39,13 @@ type writer struct {
 	// with the transaction until then).
 	unprepared map[string]bool
 	quit       chan struct{}
+	done       chan struct{} // closed when the loop has ended
 	wg         sync.WaitGroup
 	once       sync.Once
 }
 
 func newWriter(db *sql.DB, d dialect) *writer {
-	w := &writer{db: db, d: d, ops: make(chan *op, maxBatch), quit: make(chan struct{}), stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
+	w := &writer{db: db, d: d, ops: make(chan *op, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
 	w.wg.Add(1)
 	go w.loop()
 	return w
@@ -53,15 +56,31 @@ func newWriter(db *sql.DB, d dialect) *writer {
 func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
 	o := &op{fn: fn, done: make(chan error, 1)}
 	select {
+	case <-w.quit:
+		return errClosed
+	default:
+	}
+	select {
 	case w.ops <- o:
 	case <-w.quit:
-		return fmt.Errorf("%w: closed", ErrUnavailable)
+		return errClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	// Once queued, the operation runs to its end even if ctx is done: the
 	// caller learns the real outcome, never a guess.
-	return <-o.done
+	select {
+	case err := <-o.done:
+		return err
+	case <-w.done:
+		// The loop ended; it may still have answered this operation.
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (w *writer) close() {
@@ -132,6 +151,7 @@ func (t *wtx) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 func (w *writer) loop() {
 	defer w.wg.Done()
+	defer close(w.done)
 	batch := make([]*op, 0, maxBatch)
 	for {
 		select {
