@@ -234,4 +234,3 @@ func gapOf(ts []time.Time) time.Duration {
 	}
 	return ts[1].Sub(ts[0])
 }
-
