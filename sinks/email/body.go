@@ -20,7 +20,7 @@ type bodies struct {
 type view struct {
 	Title, Text string
 	Color       string // status colour of the title bar
-	Fields      []field
+	Fields      []sinks.Field
 	Rule, Event string
 }
 
