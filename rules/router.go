@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"time"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -30,6 +31,15 @@ type Match struct {
 	Title     string
 	Text      string
 	Templated bool
+
+	// Window is the rule's throttle window, zero when the rule has no
+	// throttle; ThrottleKey is the key's value for this event.
+	ThrottleKey string
+	Window      time.Duration
+	// Render renders the message again for a delivery that follows
+	// suppressed ones: {{ .suppressed }} is n, and a default message says
+	// how many were suppressed. Set only with a throttle.
+	Render func(suppressed int) (title, text string)
 }
 
 // RuleError is a rule that failed on one event at run time (a condition
@@ -77,12 +87,17 @@ func (r *Router) Route(ev *event.Event) Result {
 			continue
 		}
 		res.Matched = append(res.Matched, rule.Name)
-		title, text, templated, terr := rule.render(ev, env)
+		title, text, templated, terr := rule.render(ev, env, 0)
 		if terr != nil {
 			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: terr})
 		}
+		match := Match{Rule: rule.Name, Title: title, Text: text, Templated: templated}
+		if rule.Throttle != nil {
+			match = rule.throttled(match, m, ev, env, &res)
+		}
 		for _, sink := range rule.To {
-			res.Matches = append(res.Matches, Match{Rule: rule.Name, Sink: sink, Title: title, Text: text, Templated: templated})
+			match.Sink = sink
+			res.Matches = append(res.Matches, match)
 		}
 		if rule.Stop {
 			res.Stopped = rule.Name
@@ -105,9 +120,16 @@ func (rule *Rule) Match(ev *event.Event) (bool, error) {
 
 // render executes the rule's templates, falling back to the event's default
 // title and text for the missing ones and for one that fails.
-func (rule *Rule) render(ev *event.Event, env map[string]any) (title, text string, templated bool, err error) {
+func (rule *Rule) render(ev *event.Event, env map[string]any, suppressed int) (title, text string, templated bool, err error) {
 	title, text = ev.Title(), ev.Text()
+	if suppressed > 0 {
+		t, x := suppressedNote(suppressed)
+		title, text = title+t, text+"\n"+x
+	}
 	var errs []string
+	if (rule.title != nil || rule.text != nil) && suppressed == 0 {
+		env["suppressed"] = 0 // {{ .suppressed }}, see Match.Render
+	}
 	if rule.title != nil {
 		if s, e := execute(rule.title, env); e != nil {
 			errs = append(errs, e.Error())

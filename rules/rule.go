@@ -20,6 +20,9 @@ type Rule struct {
 	To   []string
 	Stop bool
 	Line int
+	// Throttle limits deliveries per key and window; nil when the rule has
+	// none.
+	Throttle *Throttle
 
 	program *vm.Program
 	title   *template.Template // nil: the event's default title
@@ -33,6 +36,8 @@ type ruleSpec struct {
 	Title string   `yaml:"title"`
 	Text  string   `yaml:"text"`
 	Stop  bool     `yaml:"stop"`
+	// Throttle is decoded by compileThrottle, for its own lines.
+	Throttle yaml.Node `yaml:"throttle"`
 }
 
 // exprEnv declares the type of every name a rule's condition may use: the
@@ -145,6 +150,11 @@ func compileRule(i int, n *yaml.Node, sinks map[string]bool) (*Rule, config.Erro
 			errs = append(errs, config.Errorf(at("to"), section, "sink %q listed twice", s))
 		}
 		dup[s] = true
+	}
+	if spec.Throttle.Kind != 0 {
+		t, es := compileThrottle(&spec.Throttle, section)
+		errs = append(errs, es...)
+		rule.Throttle = t
 	}
 	var err error
 	if spec.Title != "" {
