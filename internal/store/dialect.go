@@ -22,11 +22,21 @@ type dialect struct {
 	forUpdate string
 	// numbered placeholders ($1, $2…) instead of ?.
 	numbered bool
+	// writers is the number of group-commit transactions run at once.
+	writers int
+	// conflict, if set, reports an error that aborted a transaction only
+	// because of a concurrent one (deadlock): the batch runs again.
+	conflict func(error) bool
+	// text, if set, adapts every string written: Postgres text holds
+	// neither NUL nor invalid UTF-8, which a vendor may send and SQLite
+	// takes as is.
+	text func(string) string
 }
 
 var (
-	sqliteDialect   = dialect{name: "sqlite"}
-	postgresDialect = dialect{name: "postgres", skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE", numbered: true}
+	sqliteDialect   = dialect{name: "sqlite", writers: 1}
+	postgresDialect = dialect{name: "postgres", skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE", numbered: true,
+		conflict: pgConflict, text: pgText}
 )
 
 // q rebinds a query written with ? placeholders.
@@ -53,9 +63,9 @@ func IsPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-func openDialect(ctx context.Context, dsn string) (dialect, *sql.DB, *sql.DB, error) {
+func (s *Store) openDialect(ctx context.Context, dsn string) (dialect, *sql.DB, *sql.DB, error) {
 	if IsPostgres(dsn) {
-		return openPostgres(ctx, dsn)
+		return s.openPostgres(ctx, dsn)
 	}
 	return openSQLite(ctx, dsn)
 }
@@ -101,8 +111,4 @@ func openSQLite(ctx context.Context, path string) (dialect, *sql.DB, *sql.DB, er
 	}
 	read.SetMaxOpenConns(4)
 	return sqliteDialect, db, read, nil
-}
-
-func openPostgres(ctx context.Context, dsn string) (dialect, *sql.DB, *sql.DB, error) {
-	return dialect{}, nil, nil, fmt.Errorf("postgres store: not available in this build yet")
 }

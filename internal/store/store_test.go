@@ -37,7 +37,7 @@ func openTestSQLite(t testing.TB, c *clock) *Store {
 
 // backends lists the stores every conformance test runs against.
 func backends(t *testing.T) map[string]func(testing.TB, *clock) *Store {
-	return map[string]func(testing.TB, *clock) *Store{"sqlite": openTestSQLite}
+	return map[string]func(testing.TB, *clock) *Store{"sqlite": openTestSQLite, "postgres": openTestPostgres}
 }
 
 func newEvent(subject, status string, code int, final bool) *event.Event {
@@ -76,6 +76,11 @@ func TestStore(t *testing.T) {
 			t.Run("lease expiry", func(t *testing.T) { testLeaseExpiry(t, open) })
 			t.Run("retry dead", func(t *testing.T) { testRetryDead(t, open) })
 			t.Run("group commit", func(t *testing.T) { testGroupCommit(t, open) })
+			t.Run("odd text", func(t *testing.T) { testOddText(t, open) })
+			t.Run("instances claim", func(t *testing.T) { testInstancesClaim(t, open) })
+			t.Run("instances dedup", func(t *testing.T) { testInstancesDedup(t, open) })
+			t.Run("instances subject", func(t *testing.T) { testInstancesSubject(t, open) })
+			t.Run("instances crossed", func(t *testing.T) { testInstancesCrossed(t, open) })
 		})
 	}
 }

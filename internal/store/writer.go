@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,6 +13,10 @@ var errClosed = fmt.Errorf("%w: store closed", ErrUnavailable)
 
 // maxBatch bounds how many operations share one transaction.
 const maxBatch = 256
+
+// maxConflicts bounds how often a batch aborted by a deadlock runs again
+// before the operation that hit it is answered with the error.
+const maxConflicts = 5
 
 // batchTimeout bounds one group-commit transaction.
 const batchTimeout = 30 * time.Second
@@ -24,30 +29,44 @@ type op struct {
 	done chan error
 }
 
-// writer runs every write of the store through one goroutine that batches
+// writer runs every write of the store through goroutines that batch
 // concurrent operations into a single transaction: group commit. An
 // operation's caller is answered only after the commit that holds it.
+//
+// SQLite gets one such goroutine (it has one writer anyway); Postgres gets
+// d.writers, all taking operations from the same queue, so one batch fills
+// while others commit.
 type writer struct {
 	db  *sql.DB
 	d   dialect
 	ops chan *op
-	// stmts caches prepared statements by their ?-placeholder text; only
-	// the writer goroutine touches it.
+	// stmts caches prepared statements by their ?-placeholder text.
+	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
-	// unprepared are queries first seen inside a transaction; they are
-	// prepared on the pool once it ends (the pool's one connection is busy
-	// with the transaction until then).
-	unprepared map[string]bool
-	quit       chan struct{}
-	done       chan struct{} // closed when the loop has ended
-	wg         sync.WaitGroup
-	once       sync.Once
+	quit  chan struct{}
+	done  chan struct{} // closed when every loop has ended
+	wg    sync.WaitGroup
+	once  sync.Once
+	// conflicts counts batches run again after a deadlock.
+	conflicts atomic.Int64
 }
 
 func newWriter(db *sql.DB, d dialect) *writer {
-	w := &writer{db: db, d: d, ops: make(chan *op, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
+	w := &writer{db: db, d: d, ops: make(chan *op, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+	var loops sync.WaitGroup
+	for range max(1, d.writers) {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			w.loop()
+		}()
+	}
 	w.wg.Add(1)
-	go w.loop()
+	go func() {
+		defer w.wg.Done()
+		loops.Wait()
+		close(w.done)
+	}()
 	return w
 }
 
@@ -91,17 +110,30 @@ func (w *writer) close() {
 	}
 }
 
-// prepare caches the statements seen in the last transaction.
-func (w *writer) prepare() {
-	for q := range w.unprepared {
+// prepare caches the statements first seen in the last transaction. They
+// are prepared on the pool once it ended: SQLite's one connection is busy
+// with the transaction until then.
+func (w *writer) prepare(unprepared map[string]bool) {
+	for q := range unprepared {
+		w.mu.Lock()
+		_, ok := w.stmts[q]
+		w.mu.Unlock()
+		if ok {
+			continue // another loop prepared it meanwhile
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 		st, err := w.db.PrepareContext(ctx, w.d.q(q))
 		cancel()
 		if err != nil {
-			return // try again after the next transaction
+			return // try again after a later transaction
 		}
-		w.stmts[q] = st
-		delete(w.unprepared, q)
+		w.mu.Lock()
+		if _, ok := w.stmts[q]; ok {
+			st.Close()
+		} else {
+			w.stmts[q] = st
+		}
+		w.mu.Unlock()
 	}
 }
 
@@ -111,13 +143,42 @@ func (w *writer) prepare() {
 type wtx struct {
 	*sql.Tx
 	w *writer
+	// unprepared are the queries this transaction found uncached.
+	unprepared map[string]bool
+	// conflicted is set when a statement failed because of a concurrent
+	// transaction (d.conflict).
+	conflicted bool
+}
+
+// check notes a conflict error and returns err.
+func (t *wtx) check(err error) error {
+	if err != nil && t.w.d.conflict != nil && t.w.d.conflict(err) {
+		t.conflicted = true
+	}
+	return err
+}
+
+// args adapts string arguments to the backend (d.text).
+func (t *wtx) args(args []any) []any {
+	if t.w.d.text == nil {
+		return args
+	}
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = t.w.d.text(s)
+		}
+	}
+	return args
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st, ok := t.w.stmts[query]; ok {
+	t.w.mu.Lock()
+	st, ok := t.w.stmts[query]
+	t.w.mu.Unlock()
+	if ok {
 		return t.Tx.StmtContext(ctx, st), nil
 	}
-	t.w.unprepared[query] = true
+	t.unprepared[query] = true
 	return t.Tx.PrepareContext(ctx, t.w.d.q(query))
 }
 
@@ -125,33 +186,47 @@ func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 func (t *wtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := t.stmt(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, t.check(err)
 	}
-	return st.ExecContext(ctx, args...)
+	r, err := st.ExecContext(ctx, t.args(args)...)
+	return r, t.check(err)
 }
 
 // query runs a cached statement that returns rows.
 func (t *wtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := t.stmt(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, t.check(err)
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, t.args(args)...)
+	return rows, t.check(err)
+}
+
+// row is the result of queryRow; its error surfaces in Scan, as with
+// database/sql.
+type row struct {
+	t   *wtx
+	r   *sql.Row
+	err error
+}
+
+func (r *row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.t.check(r.r.Scan(dest...))
 }
 
 // queryRow runs a cached statement that returns one row.
-func (t *wtx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *wtx) queryRow(ctx context.Context, query string, args ...any) *row {
 	st, err := t.stmt(ctx, query)
 	if err != nil {
-		// Surface the error through Scan, as database/sql does.
-		return t.Tx.QueryRowContext(ctx, "SELECT invalid statement /* "+err.Error()+" */")
+		return &row{err: t.check(err)}
 	}
-	return st.QueryRowContext(ctx, args...)
+	return &row{t: t, r: st.QueryRowContext(ctx, t.args(args)...)}
 }
 
 func (w *writer) loop() {
-	defer w.wg.Done()
-	defer close(w.done)
 	batch := make([]*op, 0, maxBatch)
 	for {
 		select {
@@ -192,10 +267,20 @@ func (w *writer) run(batch []*op) {
 	// others run again in a new transaction. Operations are written to be
 	// re-run (they reset what they report). Failures are rare, savepoints
 	// would cost on every operation.
+	unprepared := map[string]bool{}
+	conflicts := 0
 	for len(batch) > 0 {
-		failed, err := w.runTx(batch)
-		w.prepare()
+		failed, conflicted, err := w.runTx(batch, unprepared)
+		w.prepare(unprepared)
+		clear(unprepared)
 		switch {
+		case failed >= 0 && conflicted && conflicts < maxConflicts:
+			// A deadlock with a concurrent transaction (another loop or
+			// instance locking the same subjects in another order) is
+			// no fault of the operation: run the whole batch again.
+			conflicts++
+			w.conflicts.Add(1)
+			continue
 		case failed >= 0:
 			batch[failed].done <- err
 			batch = append(batch[:failed:failed], batch[failed+1:]...)
@@ -214,31 +299,29 @@ func (w *writer) run(batch []*op) {
 }
 
 // runTx runs the batch in one transaction. It returns the index of the
-// operation that failed (and its error), or -1 with the error of the
-// transaction itself.
-func (w *writer) runTx(batch []*op) (int, error) {
+// operation that failed (and its error, and whether a concurrent
+// transaction caused it), or -1 with the error of the transaction itself.
+func (w *writer) runTx(batch []*op, unprepared map[string]bool) (int, bool, error) {
 	// A batch that cannot finish in this time has lost its database; its
 	// callers get an error (and vendors a 503) rather than waiting forever.
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	sqlTx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
-		return -1, fmt.Errorf("%w: begin: %v", ErrUnavailable, err)
+		return -1, false, fmt.Errorf("%w: begin: %v", ErrUnavailable, err)
 	}
-	tx := &wtx{Tx: sqlTx, w: w}
+	tx := &wtx{Tx: sqlTx, w: w, unprepared: unprepared}
 	for i, o := range batch {
 		if err := o.fn(ctx, tx); err != nil {
 			sqlTx.Rollback()
 			if ctx.Err() != nil {
-				return -1, fmt.Errorf("%w: %v", ErrUnavailable, err)
+				return -1, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 			}
-			return i, err
+			return i, tx.conflicted, err
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return -1, fmt.Errorf("%w: commit: %v", ErrUnavailable, err)
+		return -1, false, fmt.Errorf("%w: commit: %v", ErrUnavailable, err)
 	}
-	return -1, nil
+	return -1, false, nil
 }
-
-// prepare caches the statements seen in the last transaction.
