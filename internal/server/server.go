@@ -43,6 +43,8 @@ type Metrics struct {
 	Callback  func(receiver, outcome string, d time.Duration)
 	Event     func(ev *event.Event)
 	RuleError func(rule string)
+	// Throttled is called for each match a rule's throttle suppressed.
+	Throttled func(rule string)
 }
 
 // New returns a server storing into st. notify is called with the sinks
@@ -121,7 +123,11 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		for i, ev := range events {
 			ids[i] = ev.ID
 		}
-		log.Info("callback", append(attrs, "events", ids, "deliveries", res.Deliveries)...)
+		attrs = append(attrs, "events", ids, "deliveries", res.Deliveries)
+		if len(res.Throttled) > 0 {
+			attrs = append(attrs, "throttled", res.Throttled)
+		}
+		log.Info("callback", attrs...)
 	}
 	if s.metrics.Callback != nil {
 		s.metrics.Callback(name, outcome, s.now().Sub(start))
@@ -183,6 +189,11 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, rc receivers.Rec
 			s.metrics.Event(ev)
 		}
 	}
+	if s.metrics.Throttled != nil {
+		for _, rule := range res.Throttled {
+			s.metrics.Throttled(rule)
+		}
+	}
 	if len(res.Sinks) > 0 && s.notify != nil {
 		s.notify(res.Sinks)
 	}
@@ -202,7 +213,8 @@ func (s *Server) planner(router *rules.Router) store.Planner {
 		}
 		out := make([]store.Planned, len(res.Matches))
 		for i, m := range res.Matches {
-			out[i] = store.Planned{Rule: m.Rule, Sink: m.Sink, Title: m.Title, Text: m.Text, Templated: m.Templated}
+			out[i] = store.Planned{Rule: m.Rule, Sink: m.Sink, Title: m.Title, Text: m.Text, Templated: m.Templated,
+				ThrottleKey: m.ThrottleKey, Window: m.Window, Render: m.Render}
 		}
 		return out
 	}

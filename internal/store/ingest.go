@@ -26,10 +26,11 @@ func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner)
 		res = &IngestResult{}
 		seen := map[string]bool{}
 		for _, ev := range events {
-			planned, stored, err := s.ingestOne(ctx, tx, ev, plan)
+			planned, throttled, stored, err := s.ingestOne(ctx, tx, ev, plan)
 			if err != nil {
 				return err
 			}
+			res.Throttled = append(res.Throttled, throttled...)
 			if !stored {
 				res.Duplicates = append(res.Duplicates, ev)
 				continue
@@ -51,7 +52,9 @@ func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner)
 	return res, nil
 }
 
-func (s *Store) ingestOne(ctx context.Context, tx *wtx, ev *event.Event, plan Planner) ([]Planned, bool, error) {
+// ingestOne stores one event and its deliveries; it returns the deliveries
+// to send and the rules a throttle suppressed.
+func (s *Store) ingestOne(ctx context.Context, tx *wtx, ev *event.Event, plan Planner) ([]Planned, []string, bool, error) {
 	now := ms(s.now())
 	var prev string
 	var final int
@@ -60,56 +63,70 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, ev *event.Event, plan Pl
 		// concurrent instances see each other's statuses in order.
 		if _, err := tx.exec(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at)
 			VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO NOTHING`, ev.Source, ev.Subject, now); err != nil {
-			return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
+			return nil, nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
 		}
 	}
 	// SQLite has one writer, this one: no lock is needed.
 	err := tx.queryRow(ctx, `SELECT status, final FROM subjects WHERE source = ? AND subject = ?`+s.d.forUpdate,
 		ev.Source, ev.Subject).Scan(&prev, &final)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
+		return nil, nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
 	}
 	ev.PreviousStatus = prev
 	ev.Stale = final != 0
 
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return nil, false, fmt.Errorf("encode event %s: %w", ev.ID, err)
+		return nil, nil, false, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
 	r, err := tx.exec(ctx, `INSERT INTO events (id, receiver, source, type, subject, status, received_at, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		ev.ID, ev.Receiver, ev.Source, ev.Type, ev.Subject, ev.Status, ms(ev.ReceivedAt), string(body))
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
+		return nil, nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
 	}
 	if n, err := r.RowsAffected(); err != nil {
-		return nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
+		return nil, nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
 	} else if n == 0 {
-		return nil, false, nil // a repeated callback
+		return nil, nil, false, nil // a repeated callback
 	}
 	if s.hookEv != nil {
 		if err := s.hookEv(); err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
 	}
 	if !ev.Stale {
 		if _, err := tx.exec(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (source, subject) DO UPDATE SET status = excluded.status, final = excluded.final, updated_at = excluded.updated_at`,
 			ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now); err != nil {
-			return nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
+			return nil, nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
 		}
 	}
 	planned := plan(ev)
-	for _, p := range planned {
+	states, throttled, err := s.throttle(ctx, tx, planned, now)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	send := planned
+	if states != nil {
+		send = make([]Planned, 0, len(planned))
+	}
+	for i, p := range planned {
+		state := StatePending
+		if states != nil {
+			if state = states[i]; state == StatePending {
+				send = append(send, p)
+			}
+		}
 		if _, err := tx.exec(ctx, `INSERT INTO deliveries
 			(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			DeliveryID(ev.ID, p.Rule, p.Sink), ev.ID, p.Rule, p.Sink, p.Title, p.Text, b2i(p.Templated),
-			StatePending, now, now, now, now); err != nil {
-			return nil, false, fmt.Errorf("%w: delivery: %v", ErrUnavailable, err)
+			state, now, now, now, now); err != nil {
+			return nil, nil, false, fmt.Errorf("%w: delivery: %v", ErrUnavailable, err)
 		}
 	}
-	return planned, true, nil
+	return send, throttled, true, nil
 }
 
 // DeliveryID is the stable id of the delivery of an event by a rule to a

@@ -59,6 +59,15 @@ var migrations = []string{
 		owner       TEXT NOT NULL,
 		PRIMARY KEY (delivery_id, n)
 	);`,
+	// Throttle state of rules with throttle: the start of the current
+	// window per rule and key, and how many matches were suppressed in it.
+	`CREATE TABLE throttles (
+		rule         TEXT NOT NULL,
+		throttle_key TEXT NOT NULL,
+		window_start BIGINT NOT NULL,
+		suppressed   INTEGER NOT NULL,
+		PRIMARY KEY (rule, throttle_key)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
@@ -42,6 +41,14 @@ type Planned struct {
 	Title     string
 	Text      string
 	Templated bool
+
+	// Window, when not zero, throttles the rule: Ingest delivers at most
+	// one match per (Rule, ThrottleKey) per Window and stores the others
+	// as suppressed (see throttle.go). Render, if set, renders the message
+	// of a delivery that follows suppressed ones.
+	ThrottleKey string
+	Window      time.Duration
+	Render      func(suppressed int) (title, text string)
 }
 
 // Planner decides the deliveries for an event. It runs inside the intake
@@ -59,6 +66,10 @@ type IngestResult struct {
 	Deliveries int
 	// Sinks names the sinks that got new deliveries.
 	Sinks []string
+	// Throttled names the rule of each match a throttle suppressed (once
+	// per event and rule); its deliveries are stored as suppressed and not
+	// counted in Deliveries.
+	Throttled []string
 }
 
 // Delivery is one row of the delivery log: an event × rule × sink.
@@ -103,10 +114,6 @@ type Store struct {
 	owner  string
 	now    func() time.Time
 	hookEv func() error // test hook: runs after an event insert
-
-	dsn         string // as given to Open (tests open a second instance on it)
-	log         *slog.Logger
-	connectWait time.Duration
 }
 
 // Option configures a Store.
@@ -117,25 +124,20 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // Open opens the store named by dsn: a postgres:// URL, or else a SQLite
 // file path. It creates or migrates the schema.
-//
-// A Postgres server that cannot be reached is retried with backoff for a
-// bounded time (WithConnectWait) before Open fails with ErrUnavailable.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	s := &Store{owner: newOwner(), now: time.Now, dsn: dsn,
-		log: slog.New(slog.DiscardHandler), connectWait: DefaultConnectWait}
-	for _, o := range opts {
-		o(s)
-	}
-	var err error
-	s.d, s.db, s.read, err = s.openDialect(ctx, dsn)
+	d, db, read, err := openDialect(ctx, dsn)
 	if err != nil {
 		return nil, err
+	}
+	s := &Store{d: d, db: db, read: read, owner: newOwner(), now: time.Now}
+	for _, o := range opts {
+		o(s)
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
-	s.w = newWriter(s.db, s.d)
+	s.w = newWriter(db, d)
 	return s, nil
 }
 
@@ -157,16 +159,6 @@ func (s *Store) closeDBs() error {
 		err = errors.Join(err, s.read.Close())
 	}
 	return err
-}
-
-// SchemaVersion returns the version of the database schema: the number of
-// migrations applied.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	if err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("%w: schema version: %v", ErrUnavailable, err)
-	}
-	return v, nil
 }
 
 // Ping checks that the database answers.
