@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// StateNoSink is the state of a delivery that was pending when its sink
+// left the configuration: no worker sends it, nothing deletes it, and it
+// becomes pending again (due at once) when a sink of that name is
+// configured again.
+const StateNoSink = "no_sink"
+
+// MatchSinks brings the deliveries in line with the configured sinks: the
+// pending deliveries of sinks not in sinks are set to StateNoSink, and the
+// StateNoSink deliveries of sinks in sinks are pending again. Serve calls it
+// at start and after each reload. It returns how many deliveries changed
+// each way.
+//
+// A delivery whose attempt is in flight when its sink goes records that
+// attempt's outcome as usual; if that outcome is a retry it stays pending
+// until the next reload or start.
+func (s *Store) MatchSinks(ctx context.Context, sinks []string) (held, resumed int, err error) {
+	// Find the sinks with pending deliveries on the read side: the scan
+	// does not hold up intake, and the updates below use the index.
+	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT DISTINCT sink FROM deliveries WHERE state = ?`), StatePending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: pending sinks: %v", ErrUnavailable, err)
+	}
+	configured := make(map[string]bool, len(sinks))
+	for _, n := range sinks {
+		configured[n] = true
+	}
+	var gone []any
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return 0, 0, fmt.Errorf("%w: pending sinks: %v", ErrUnavailable, err)
+		}
+		if !configured[n] {
+			gone = append(gone, n)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, fmt.Errorf("%w: pending sinks: %v", ErrUnavailable, err)
+	}
+	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		held, resumed = 0, 0
+		now := ms(s.now())
+		if len(gone) > 0 {
+			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, updated_at = ? WHERE state = ? AND sink IN (`+placeholders(len(gone))+`)`,
+				append([]any{StateNoSink, now, StatePending}, gone...)...)
+			if err != nil {
+				return fmt.Errorf("%w: hold deliveries: %v", ErrUnavailable, err)
+			}
+			n, _ := r.RowsAffected()
+			held = int(n)
+		}
+		for _, sink := range sinks {
+			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, updated_at = ? WHERE state = ? AND sink = ?`,
+				StatePending, now, now, StateNoSink, sink)
+			if err != nil {
+				return fmt.Errorf("%w: resume deliveries: %v", ErrUnavailable, err)
+			}
+			n, _ := r.RowsAffected()
+			resumed += int(n)
+		}
+		return nil
+	})
+	return held, resumed, err
+}
