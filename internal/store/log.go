@@ -53,7 +53,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Delivery, error) {
 		f.Limit = 100
 	}
 	where, args := f.where()
-	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT `+prefixed("d.", deliveryColumns)+`
+	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT `+prefixed("d.", deliveryColumns)+`, e.subject
 		FROM deliveries d JOIN events e ON e.id = d.event_id`+where+` ORDER BY d.created_at DESC, d.id LIMIT ?`), append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: list deliveries: %v", ErrUnavailable, err)
@@ -61,7 +61,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Delivery, error) {
 	defer rows.Close()
 	var out []*Delivery
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, err := scanDeliverySubject(rows)
 		if err != nil {
 			return nil, fmt.Errorf("%w: list deliveries: %v", ErrUnavailable, err)
 		}
@@ -86,6 +86,26 @@ func prefixed(p, cols string) string {
 	return string(out)
 }
 
+// scanDeliverySubject scans the delivery columns followed by the event's
+// subject.
+func scanDeliverySubject(sc interface{ Scan(...any) error }) (*Delivery, error) {
+	var subject string
+	d, err := scanDelivery(extraScan{sc, []any{&subject}})
+	if err != nil {
+		return nil, err
+	}
+	d.Subject = subject
+	return d, nil
+}
+
+// extraScan scans more columns after the ones asked for.
+type extraScan struct {
+	sc    interface{ Scan(...any) error }
+	extra []any
+}
+
+func (e extraScan) Scan(dest ...any) error { return e.sc.Scan(append(dest, e.extra...)...) }
+
 // Attempt is one recorded delivery attempt.
 type Attempt struct {
 	N        int           `json:"n"`
@@ -97,7 +117,8 @@ type Attempt struct {
 
 // Get returns one delivery with its event and attempt history.
 func (s *Store) Get(ctx context.Context, id string) (*Delivery, []Attempt, error) {
-	d, err := scanDelivery(s.read.QueryRowContext(ctx, s.d.q(`SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`), id))
+	d, err := scanDeliverySubject(s.read.QueryRowContext(ctx, s.d.q(`SELECT `+prefixed("d.", deliveryColumns)+`, e.subject
+		FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("delivery %s: %w", id, ErrNotFound)
 	}

@@ -20,7 +20,10 @@ func scanDelivery(sc interface{ Scan(...any) error }) (*Delivery, error) {
 		return nil, err
 	}
 	d.Templated = templated != 0
-	d.NextAttemptAt, d.CreatedAt, d.QueuedAt, d.UpdatedAt = fromMS(next), fromMS(created), fromMS(queued), fromMS(updated)
+	d.CreatedAt, d.QueuedAt, d.UpdatedAt = fromMS(created), fromMS(queued), fromMS(updated)
+	if d.State == StatePending { // otherwise it holds when the delivery finished
+		d.NextAttemptAt = fromMS(next)
+	}
 	return &d, nil
 }
 
@@ -108,7 +111,7 @@ func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_until = 0, lease_owner = '',
 				last_status = ?, last_error = ?, updated_at = ?
 				WHERE id = ? AND lease_owner = ?`,
-				o.State, ms(o.NextAttemptAt), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, s.owner)
+				o.State, nextAttempt(o, now), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, s.owner)
 			if err != nil {
 				return fmt.Errorf("%w: finish: %v", ErrUnavailable, err)
 			}
@@ -120,9 +123,28 @@ func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 				o.ID, ms(o.Started), o.Duration.Milliseconds(), o.Status, truncate(o.Error, maxErrorLen), s.owner, o.ID); err != nil {
 				return fmt.Errorf("%w: record attempt: %v", ErrUnavailable, err)
 			}
+			if _, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id = ?
+				AND n <= (SELECT MAX(n) FROM attempts WHERE delivery_id = ?) - ?`, o.ID, o.ID, maxAttemptsKept); err != nil {
+				return fmt.Errorf("%w: bound attempts: %v", ErrUnavailable, err)
+			}
 		}
 		return nil
 	})
+}
+
+// maxAttemptsKept bounds the attempt history of one delivery: the oldest
+// attempts of a delivery retried again and again are dropped.
+const maxAttemptsKept = 20
+
+// nextAttempt is the next_attempt_at to store for o: for a delivery that
+// is done (delivered, dead) it is the time it got there, so the
+// deliveries_due index also lists finished deliveries oldest first, which
+// is what retention walks (see Prune).
+func nextAttempt(o Outcome, now int64) int64 {
+	if o.State == StatePending {
+		return ms(o.NextAttemptAt)
+	}
+	return now
 }
 
 // maxErrorLen bounds the stored error text of an attempt.

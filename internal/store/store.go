@@ -83,12 +83,15 @@ type Delivery struct {
 	Templated     bool      `json:"templated"`
 	State         string    `json:"state"`
 	Attempts      int       `json:"attempts"`
-	NextAttemptAt time.Time `json:"next_attempt_at"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"` // pending only
 	LastStatus    int       `json:"last_status,omitempty"`
 	LastError     string    `json:"last_error,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	QueuedAt      time.Time `json:"queued_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+
+	// Subject is the event's subject; set by List and Get.
+	Subject string `json:"subject,omitempty"`
 
 	// EventJSON is the event as stored; set by Claim and Get.
 	EventJSON []byte `json:"-"`

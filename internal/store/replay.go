@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// RetryDead re-queues every dead delivery of sink ("" for all sinks)
+// created at or after since (zero for any time), in batches, with a fresh
+// attempt budget. It returns how many were re-queued. A re-queued delivery
+// keeps its id, so a webhook receiver sees the same webhook-id.
+func (s *Store) RetryDead(ctx context.Context, sink string, since time.Time) (int, error) {
+	const batch = 500
+	total := 0
+	for {
+		where, args := Filter{State: StateDead, Sink: sink, Since: since}.where()
+		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.id FROM deliveries d`+where+` LIMIT ?`), append(args, batch)...)
+		if err != nil {
+			return total, fmt.Errorf("%w: retry dead: %v", ErrUnavailable, err)
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("%w: retry dead: %v", ErrUnavailable, err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("%w: retry dead: %v", ErrUnavailable, err)
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		n, err := s.Retry(ctx, ids...)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if len(ids) < batch || n == 0 {
+			return total, nil
+		}
+	}
+}

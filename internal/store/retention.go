@@ -1,0 +1,329 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Retention says how long finished history is kept. A zero window keeps
+// that kind forever.
+type Retention struct {
+	// Delivered is how long delivered (and throttle-suppressed) deliveries
+	// are kept after they finished; events without deliveries and subject
+	// states are kept as long.
+	Delivered time.Duration
+	// Dead is how long dead deliveries are kept after they died.
+	Dead time.Duration
+	// Batch is the number of rows deleted per transaction. Zero means 500.
+	Batch int
+	// Pause is the wait between two batches, so pruning never holds the
+	// writer for long while callbacks come in. Zero means none.
+	Pause time.Duration
+}
+
+// Pruned counts the rows a prune removed.
+type Pruned struct {
+	Delivered int // delivered and suppressed deliveries
+	Dead      int // dead deliveries
+	Attempts  int
+	Events    int
+	Subjects  int
+	Throttles int // throttle windows that ended long ago
+}
+
+func (p *Pruned) add(q Pruned) {
+	p.Delivered += q.Delivered
+	p.Dead += q.Dead
+	p.Attempts += q.Attempts
+	p.Events += q.Events
+	p.Subjects += q.Subjects
+	p.Throttles += q.Throttles
+}
+
+// Prune deletes the history older than r's windows in small batches, each
+// its own write through the group-commit writer, so intake keeps flowing
+// while it runs: finished deliveries with their attempts, then events that
+// have no delivery left, then the subject states of subjects with no event
+// left. Pending deliveries are never pruned. report, if not nil, is called
+// after each committed batch. Prune returns when nothing older is left or
+// ctx is done.
+//
+// It needs no index of its own (an index on a time column costs intake
+// throughput): a finished delivery's next_attempt_at is the time it
+// finished, so the deliveries_due index (sink, state, next_attempt_at) lists
+// each sink's oldest finished deliveries first; events are walked in
+// insertion order (SQLite's rowid), which is received order.
+func (s *Store) Prune(ctx context.Context, r Retention, report func(Pruned)) (Pruned, error) {
+	if r.Batch <= 0 {
+		r.Batch = 500
+	}
+	var total Pruned
+	done := func(p Pruned) error {
+		total.add(p)
+		if report != nil {
+			report(p)
+		}
+		return pause(ctx, r.Pause)
+	}
+	now := s.now()
+	windows := []struct {
+		state  string
+		window time.Duration
+	}{{StateDelivered, r.Delivered}, {StateSuppressed, r.Delivered}, {StateDead, r.Dead}}
+	sinks, err := s.sinks(ctx)
+	if err != nil {
+		return total, err
+	}
+	for _, sink := range sinks {
+		for _, w := range windows {
+			if w.window <= 0 {
+				continue
+			}
+			cutoff := ms(now.Add(-w.window))
+			for {
+				p, n, err := s.pruneDeliveries(ctx, sink, w.state, cutoff, r.Batch)
+				if err != nil {
+					return total, err
+				}
+				if n == 0 {
+					break
+				}
+				if err := done(p); err != nil {
+					return total, err
+				}
+				if n < r.Batch {
+					break
+				}
+			}
+		}
+	}
+	if r.Delivered > 0 {
+		if err := s.pruneEvents(ctx, ms(now.Add(-r.Delivered)), r.Batch, done); err != nil {
+			return total, err
+		}
+		if err := s.pruneThrottles(ctx, ms(now.Add(-r.Delivered)), r.Batch, done); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pruneDeliveries deletes up to limit deliveries of sink in state that
+// finished before cutoff, with their attempts and then the events left
+// without deliveries. It returns how many candidates it found.
+func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff int64, limit int) (Pruned, int, error) {
+	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT id, event_id FROM deliveries
+		WHERE sink = ? AND state = ? AND next_attempt_at < ? ORDER BY next_attempt_at LIMIT ?`), sink, state, cutoff, limit)
+	if err != nil {
+		return Pruned{}, 0, fmt.Errorf("%w: prune: %v", ErrUnavailable, err)
+	}
+	var ids, events []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var id, ev string
+		if err := rows.Scan(&id, &ev); err != nil {
+			rows.Close()
+			return Pruned{}, 0, fmt.Errorf("%w: prune: %v", ErrUnavailable, err)
+		}
+		ids = append(ids, id)
+		if !seen[ev] {
+			seen[ev] = true
+			events = append(events, ev)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Pruned{}, 0, fmt.Errorf("%w: prune: %v", ErrUnavailable, err)
+	}
+	if len(ids) == 0 {
+		return Pruned{}, 0, nil
+	}
+	var p Pruned
+	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		p = Pruned{}
+		for _, id := range ids {
+			// Conditions are checked again under the write: the delivery
+			// may have been retried since it was read.
+			r, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id = ? AND EXISTS
+				(SELECT 1 FROM deliveries WHERE id = ? AND state = ? AND next_attempt_at < ?)`, id, id, state, cutoff)
+			if err != nil {
+				return fmt.Errorf("%w: prune attempts: %v", ErrUnavailable, err)
+			}
+			p.Attempts += affected(r)
+			r, err = tx.exec(ctx, `DELETE FROM deliveries WHERE id = ? AND state = ? AND next_attempt_at < ?`, id, state, cutoff)
+			if err != nil {
+				return fmt.Errorf("%w: prune deliveries: %v", ErrUnavailable, err)
+			}
+			if state == StateDead {
+				p.Dead += affected(r)
+			} else {
+				p.Delivered += affected(r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Pruned{}, 0, err
+	}
+	return p, len(ids), nil
+}
+
+// pruneEvents deletes the events received before cutoff that have no
+// delivery left, and then the subject states of subjects with no event
+// left that did not change since cutoff.
+func (s *Store) pruneEvents(ctx context.Context, cutoff int64, limit int, done func(Pruned) error) error {
+	var after int64 // SQLite: the rowid walked up to
+	for {
+		type cand struct{ id, source, subject string }
+		var cands []cand
+		var rows *sql.Rows
+		var err error
+		more := false
+		if s.d.name == "sqlite" {
+			// Walk the events in insertion order, oldest first, and stop at
+			// the first batch that reaches events newer than cutoff. Events
+			// still referenced by deliveries are stepped over.
+			rows, err = s.read.QueryContext(ctx, `SELECT rowid, id, source, subject, received_at,
+				EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)
+				FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, limit)
+		} else {
+			rows, err = s.read.QueryContext(ctx, s.d.q(`SELECT 0, id, source, subject, received_at, 0
+				FROM events e WHERE received_at < ?
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?`), cutoff, limit)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: prune events: %v", ErrUnavailable, err)
+		}
+		n := 0
+		for rows.Next() {
+			var c cand
+			var rowid, received int64
+			var referenced bool
+			if err := rows.Scan(&rowid, &c.id, &c.source, &c.subject, &received, &referenced); err != nil {
+				rows.Close()
+				return fmt.Errorf("%w: prune events: %v", ErrUnavailable, err)
+			}
+			n++
+			after = rowid
+			if received >= cutoff {
+				continue
+			}
+			more = true
+			if !referenced {
+				cands = append(cands, c)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%w: prune events: %v", ErrUnavailable, err)
+		}
+		if s.d.name != "sqlite" {
+			more = n == limit
+		} else if n < limit {
+			more = false
+		}
+		if len(cands) > 0 {
+			var p Pruned
+			err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+				p = Pruned{}
+				for _, c := range cands {
+					r, err := tx.exec(ctx, `DELETE FROM events WHERE id = ? AND received_at < ?
+						AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?)`, c.id, cutoff, c.id)
+					if err != nil {
+						return fmt.Errorf("%w: prune events: %v", ErrUnavailable, err)
+					}
+					if affected(r) == 0 {
+						continue
+					}
+					p.Events++
+					r, err = tx.exec(ctx, `DELETE FROM subjects WHERE source = ? AND subject = ? AND updated_at < ?
+						AND NOT EXISTS (SELECT 1 FROM events WHERE source = ? AND subject = ?)`,
+						c.source, c.subject, cutoff, c.source, c.subject)
+					if err != nil {
+						return fmt.Errorf("%w: prune subjects: %v", ErrUnavailable, err)
+					}
+					p.Subjects += affected(r)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := done(p); err != nil {
+				return err
+			}
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// pruneThrottles deletes throttle windows that started before cutoff: the
+// next match of such a key starts a new window anyway.
+func (s *Store) pruneThrottles(ctx context.Context, cutoff int64, limit int, done func(Pruned) error) error {
+	for {
+		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT rule, throttle_key FROM throttles WHERE window_start < ? LIMIT ?`), cutoff, limit)
+		if err != nil {
+			return fmt.Errorf("%w: prune throttles: %v", ErrUnavailable, err)
+		}
+		var keys [][2]string
+		for rows.Next() {
+			var k [2]string
+			if err := rows.Scan(&k[0], &k[1]); err != nil {
+				rows.Close()
+				return fmt.Errorf("%w: prune throttles: %v", ErrUnavailable, err)
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%w: prune throttles: %v", ErrUnavailable, err)
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		var p Pruned
+		err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+			p = Pruned{}
+			for _, k := range keys {
+				r, err := tx.exec(ctx, `DELETE FROM throttles WHERE rule = ? AND throttle_key = ? AND window_start < ?`, k[0], k[1], cutoff)
+				if err != nil {
+					return fmt.Errorf("%w: prune throttles: %v", ErrUnavailable, err)
+				}
+				p.Throttles += affected(r)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := done(p); err != nil {
+			return err
+		}
+		if len(keys) < limit {
+			return nil
+		}
+	}
+}
+
+func affected(r interface{ RowsAffected() (int64, error) }) int {
+	n, _ := r.RowsAffected()
+	return int(n)
+}
