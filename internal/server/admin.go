@@ -7,14 +7,16 @@ import (
 	"time"
 )
 
-// Admin serves the admin endpoints. Extra handlers (metrics, reload, the
-// delivery log API) are mounted by the caller on the returned mux.
+// Admin serves the admin endpoints and the delivery log API (api.go).
+// Extra handlers (metrics, reload) are mounted by the caller on the
+// returned mux; RequireToken guards it where the listener is not loopback.
 func (s *Server) Admin() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	s.mountAPI(mux)
 	return mux
 }
 

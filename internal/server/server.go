@@ -43,6 +43,8 @@ type Metrics struct {
 	Callback  func(receiver, outcome string, d time.Duration)
 	Event     func(ev *event.Event)
 	RuleError func(rule string)
+	// Match is called for each rule an event matched, once it is stored.
+	Match func(rule string)
 	// Throttled is called for each match a rule's throttle suppressed.
 	Throttled func(rule string)
 }
@@ -177,7 +179,8 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, rc receivers.Rec
 	for _, ev := range events {
 		ev.Seal(name, start)
 	}
-	res, err := s.st.Ingest(r.Context(), events, s.planner(rt.Router))
+	plan, countMatches := s.countMatches(s.planner(rt.Router))
+	res, err := s.st.Ingest(r.Context(), events, plan)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return nil, nil, &receivers.Error{Status: http.StatusServiceUnavailable, Msg: "request cancelled before it was stored", Err: err}
@@ -189,6 +192,7 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, rc receivers.Rec
 			s.metrics.Event(ev)
 		}
 	}
+	countMatches(res.Stored)
 	if s.metrics.Throttled != nil {
 		for _, rule := range res.Throttled {
 			s.metrics.Throttled(rule)
