@@ -36,6 +36,11 @@ type File struct {
 	Admin     string
 	Store     string
 	BodyLimit int64
+	// AdminToken, when set, is required as a bearer token by the admin
+	// endpoints other than /healthz and /readyz; it must be set when Admin
+	// is not a loopback address.
+	AdminToken config.Secret
+	Retention  Retention // with defaults applied
 
 	Receivers []Component
 	Sinks     []SinkComponent
@@ -146,13 +151,15 @@ func Parse(name string, r io.Reader, lookup func(string) (string, bool)) (*File,
 
 // raw mirrors the top level of rules.yaml for strict decoding.
 type raw struct {
-	Listen    string    `yaml:"listen"`
-	Admin     string    `yaml:"admin"`
-	Store     string    `yaml:"store"`
-	BodyLimit int64     `yaml:"body_limit"`
-	Receivers yaml.Node `yaml:"receivers"`
-	Sinks     yaml.Node `yaml:"sinks"`
-	Rules     yaml.Node `yaml:"rules"`
+	Listen     string        `yaml:"listen"`
+	Admin      string        `yaml:"admin"`
+	Store      string        `yaml:"store"`
+	BodyLimit  int64         `yaml:"body_limit"`
+	AdminToken config.Secret `yaml:"admin_token"`
+	Retention  Retention     `yaml:"retention"`
+	Receivers  yaml.Node     `yaml:"receivers"`
+	Sinks      yaml.Node     `yaml:"sinks"`
+	Rules      yaml.Node     `yaml:"rules"`
 }
 
 func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors {
@@ -178,6 +185,8 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	if f.BodyLimit < 0 {
 		errs = append(errs, config.Errorf(doc.Line, "", "body_limit must be positive"))
 	}
+	f.AdminToken, f.Retention = top.AdminToken, top.Retention.withDefaults()
+	errs = append(errs, f.checkOperations(&doc)...)
 
 	recvs, es := components(&top.Receivers, "receiver")
 	errs = append(errs, es...)

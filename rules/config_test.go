@@ -137,12 +137,12 @@ func TestConfigErrorsAllAtOnce(t *testing.T) {
 }
 
 func TestExpand(t *testing.T) {
-	src := "store: ${DB}\nlisten: ${LISTEN:-:9999}\nadmin: \"$${literal}\"\nsinks:\n  a:\n    type: log\n    concurrency: ${CONC:-2}\n"
+	src := "store: ${DB}\nlisten: ${LISTEN:-:9999}\nadmin: \"127.0.0.1:$${literal}\"\nsinks:\n  a:\n    type: log\n    concurrency: ${CONC:-2}\n"
 	f, err := Parse("rules.yaml", strings.NewReader(src), env(map[string]string{"DB": "x.db"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Store != "x.db" || f.Listen != ":9999" || f.Admin != "${literal}" {
+	if f.Store != "x.db" || f.Listen != ":9999" || f.Admin != "127.0.0.1:${literal}" {
 		t.Errorf("got store=%q listen=%q admin=%q", f.Store, f.Listen, f.Admin)
 	}
 	if f.Sinks[0].Delivery.Concurrency != 2 {

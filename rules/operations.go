@@ -1,0 +1,70 @@
+package rules
+
+import (
+	"net"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard/switchboard/internal/config"
+)
+
+// Default retention windows.
+const (
+	DefaultRetainDelivered = 7 * 24 * time.Hour
+	DefaultRetainDead      = 30 * 24 * time.Hour
+)
+
+// Retention says how long the delivery log keeps finished deliveries.
+type Retention struct {
+	// Delivered is how long delivered (and throttle-suppressed) deliveries,
+	// events without deliveries left and subject states are kept. Zero
+	// means 7 days.
+	Delivered config.Duration `yaml:"delivered"`
+	// Dead is how long dead deliveries and their events are kept. Zero
+	// means 30 days.
+	Dead config.Duration `yaml:"dead"`
+}
+
+func (r Retention) withDefaults() Retention {
+	if r.Delivered == 0 {
+		r.Delivered = config.Duration(DefaultRetainDelivered)
+	}
+	if r.Dead == 0 {
+		r.Dead = config.Duration(DefaultRetainDead)
+	}
+	return r
+}
+
+// IsLoopback reports whether a listen address only accepts connections
+// from this host: "127.0.0.1:9090", "[::1]:9090", "localhost:9090". An
+// empty host (":9090") listens on every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkOperations checks the admin and retention settings.
+func (f *File) checkOperations(doc *yaml.Node) config.Errors {
+	var errs config.Errors
+	lines := map[string]int{}
+	if len(doc.Content) > 0 {
+		lines = keyLines(doc.Content[0])
+	}
+	if !IsLoopback(f.Admin) && f.AdminToken == "" {
+		errs = append(errs, config.Errorf(lines["admin"], "",
+			"admin %q is not a loopback address: set admin_token so the admin API, /metrics and reload require it", f.Admin))
+	}
+	if f.AdminToken != "" && len(f.AdminToken.Value()) < 16 {
+		errs = append(errs, config.Errorf(lines["admin_token"], "", "admin_token must be at least 16 characters"))
+	}
+	return errs
+}

@@ -1,0 +1,98 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:9090": true,
+		"127.1.2.3:9090": true,
+		"[::1]:9090":     true,
+		"localhost:9090": true,
+		":9090":          false,
+		"0.0.0.0:9090":   false,
+		"[::]:9090":      false,
+		"10.0.0.5:9090":  false,
+		"admin.internal": false,
+		"example.com:80": false,
+	} {
+		if got := IsLoopback(addr); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	const token = "0123456789abcdef-admin"
+	for _, tc := range []struct {
+		name, src string
+		err       string // "" for valid
+	}{
+		{"loopback by default", "listen: \":8080\"", ""},
+		{"loopback without token", `admin: "127.0.0.1:9191"`, ""},
+		{"all interfaces without token", "\n\nadmin: \":9090\"", `rules.yaml:3: admin ":9090" is not a loopback address: set admin_token`},
+		{"public with token", "admin: \"0.0.0.0:9090\"\nadmin_token: ${ADMIN_TOKEN}", ""},
+		{"short token", "admin_token: short", "rules.yaml:1: admin_token must be at least 16 characters"},
+		{"unset variable", "admin: \":9090\"\nadmin_token: ${NOPE}", "environment variable NOPE is not set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse("rules.yaml", strings.NewReader(tc.src), env(map[string]string{"ADMIN_TOKEN": token}))
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(tc.src, "ADMIN_TOKEN") && f.AdminToken.Value() != token {
+					t.Errorf("admin token not loaded")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err = %v, want %q", err, tc.err)
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Errorf("the error shows the token: %v", err)
+			}
+		})
+	}
+	f, _ := Parse("rules.yaml", strings.NewReader("admin_token: "+token), env(nil))
+	for _, s := range []string{fmt.Sprint(f.AdminToken), fmt.Sprintf("%+v", *f), fmt.Sprintf("%#v", f.AdminToken)} {
+		if strings.Contains(s, token) {
+			t.Errorf("printed config shows the admin token: %s", s)
+		}
+	}
+}
+
+func TestRetention(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		src             string
+		delivered, dead time.Duration
+		err             string
+	}{
+		{"listen: \":8080\"", 7 * day, 30 * day, ""},
+		{"retention: {delivered: 3d}", 3 * day, 30 * day, ""},
+		{"retention: {delivered: 12h, dead: 90d}", 12 * time.Hour, 90 * day, ""},
+		{"retention: {dead: forever}", 0, 0, `invalid duration "forever"`},
+		{"retention: {delivred: 3d}", 0, 0, `unknown key "delivred"`},
+	} {
+		t.Run(tc.src, func(t *testing.T) {
+			f, err := Parse("rules.yaml", strings.NewReader(tc.src), env(nil))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if time.Duration(f.Retention.Delivered) != tc.delivered || time.Duration(f.Retention.Dead) != tc.dead {
+				t.Errorf("retention = %v/%v", time.Duration(f.Retention.Delivered), time.Duration(f.Retention.Dead))
+			}
+		})
+	}
+}
