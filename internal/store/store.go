@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
@@ -117,6 +118,10 @@ type Store struct {
 	owner  string
 	now    func() time.Time
 	hookEv func() error // test hook: runs after an event insert
+
+	dsn         string // as given to Open (tests open a second instance on it)
+	log         *slog.Logger
+	connectWait time.Duration
 }
 
 // Option configures a Store.
@@ -127,20 +132,25 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // Open opens the store named by dsn: a postgres:// URL, or else a SQLite
 // file path. It creates or migrates the schema.
+//
+// A Postgres server that cannot be reached is retried with backoff for a
+// bounded time (WithConnectWait) before Open fails with ErrUnavailable.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	d, db, read, err := openDialect(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{d: d, db: db, read: read, owner: newOwner(), now: time.Now}
+	s := &Store{owner: newOwner(), now: time.Now, dsn: dsn,
+		log: slog.New(slog.DiscardHandler), connectWait: DefaultConnectWait}
 	for _, o := range opts {
 		o(s)
+	}
+	var err error
+	s.d, s.db, s.read, err = s.openDialect(ctx, dsn)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
-	s.w = newWriter(db, d)
+	s.w = newWriter(s.db, s.d)
 	return s, nil
 }
 
@@ -162,6 +172,16 @@ func (s *Store) closeDBs() error {
 		err = errors.Join(err, s.read.Close())
 	}
 	return err
+}
+
+// SchemaVersion returns the version of the database schema: the number of
+// migrations applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("%w: schema version: %v", ErrUnavailable, err)
+	}
+	return v, nil
 }
 
 // Ping checks that the database answers.
