@@ -115,6 +115,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	path := configFlag(fs)
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "json", "log format: json or text")
+	watch := fs.Bool("watch", true, "reload the configuration when its file changes (--watch=false: only on SIGHUP or POST /-/reload)")
 	if err := parseFlags(fs, args); err != nil || fs.Parsed() && helpAsked(args) {
 		return err
 	}
@@ -139,7 +140,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}()
-	err = app.Serve(ctx, app.Options{ConfigPath: *path, Log: log, Reload: reload})
+	err = app.Serve(ctx, app.Options{ConfigPath: *path, Log: log, Reload: reload, Watch: *watch})
 	var es config.Errors
 	if errors.As(err, &es) {
 		fmt.Fprintf(stderr, "switchboard: invalid configuration:\n%s\n", indent(es.Error()))

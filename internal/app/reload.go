@@ -1,11 +1,14 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/store"
 )
 
 // ReloadResult is the outcome of a reload, as answered by POST /-/reload.
@@ -15,6 +18,10 @@ type ReloadResult struct {
 	Changed         bool     `json:"changed"`
 	Errors          []string `json:"errors,omitempty"`
 	RestartRequired []string `json:"restart_required,omitempty"`
+	// DeliveriesHeld counts the pending deliveries whose sink is gone
+	// (now no_sink); DeliveriesResumed those whose sink is back.
+	DeliveriesHeld    int `json:"deliveries_held,omitempty"`
+	DeliveriesResumed int `json:"deliveries_resumed,omitempty"`
 }
 
 // reload builds the configuration anew and swaps it in whole; on any error
@@ -53,8 +60,35 @@ func (s *service) reload() (ReloadResult, error) {
 	s.srv.Swap(b.Routing)
 	s.disp.Update(b.Targets)
 	s.built = b
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res.DeliveriesHeld, res.DeliveriesResumed = s.matchSinks(ctx, b)
 	s.log.Info("configuration reloaded", "config_hash", b.File.Hash, "changed", res.Changed, "restart_required", res.RestartRequired)
 	return res, nil
+}
+
+// matchSinks holds the pending deliveries of sinks that are not configured
+// (state no_sink) and resumes those of sinks that are. A store error is
+// logged: the swap has happened, and the next reload or start tries again.
+func (s *service) matchSinks(ctx context.Context, b *Built) (held, resumed int) {
+	names := make([]string, len(b.Targets))
+	for i, t := range b.Targets {
+		names[i] = t.Name
+	}
+	held, resumed, err := s.st.MatchSinks(ctx, names)
+	if err != nil {
+		s.log.Error("update deliveries of removed or restored sinks", "err", err)
+		return 0, 0
+	}
+	if held > 0 {
+		s.log.Warn("pending deliveries held: their sink is not in the configuration; they resume if a sink of that name is configured again",
+			"deliveries", held, "state", store.StateNoSink)
+	}
+	if resumed > 0 {
+		s.log.Info("held deliveries resumed: their sink is configured again", "deliveries", resumed)
+		s.disp.Notify(names)
+	}
+	return held, resumed
 }
 
 func (s *service) reloadHandler(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,11 @@ type Options struct {
 	// ShutdownGrace bounds how long in-flight sends may finish at stop.
 	// Zero means 20s.
 	ShutdownGrace time.Duration
+	// Watch reloads the configuration when its file changes.
+	Watch bool
+	// WatchDebounce is how long the file must stay quiet after a change
+	// before it is reloaded. Zero means DefaultWatchDebounce.
+	WatchDebounce time.Duration
 }
 
 // service is a running Switchboard.
@@ -70,6 +75,7 @@ func Serve(ctx context.Context, opts Options) error {
 	s.srv = server.New(st, log, s.disp.Notify, server.Metrics{})
 	s.srv.Swap(b.Routing)
 	s.disp.Update(b.Targets)
+	s.matchSinks(ctx, b)
 
 	hooksLn, err := net.Listen("tcp", b.File.Listen)
 	if err != nil {
@@ -96,6 +102,9 @@ func Serve(ctx context.Context, opts Options) error {
 			}
 		}()
 	}
+	// Watch before announcing readiness: a change made once serve is ready
+	// is seen.
+	fileChanged, stopWatch := s.watch(b.File.Hash, &wg)
 	log.Info("switchboard started", "listen", hooksLn.Addr().String(), "admin", adminLn.Addr().String(),
 		"store", st.Dialect(), "config", opts.ConfigPath, "config_hash", b.File.Hash,
 		"receivers", len(b.File.Receivers), "sinks", len(b.Targets), "rules", len(b.File.Router.Rules()))
@@ -114,10 +123,13 @@ loop:
 			break loop
 		case <-opts.Reload:
 			_, _ = s.reload()
+		case <-fileChanged:
+			_, _ = s.reload()
 		}
 	}
 
 	log.Info("shutting down: no new callbacks, finishing in-flight work")
+	stopWatch()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, hs := range servers {
