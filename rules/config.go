@@ -41,6 +41,7 @@ type File struct {
 	// is not a loopback address.
 	AdminToken config.Secret
 	Retention  Retention // with defaults applied
+	redactor   *config.Redactor
 
 	Receivers []Component
 	Sinks     []SinkComponent
@@ -74,6 +75,11 @@ type Delivery struct {
 	Concurrency int `yaml:"concurrency"`
 	// Retry is the retry policy.
 	Retry Retry `yaml:"retry"`
+	// LeaseMargin is added to Timeout to make the lease under which an
+	// instance sends a delivery: no other worker takes it before the lease
+	// ends, and after a crash that is how long the delivery waits for
+	// another instance. Zero means 30s.
+	LeaseMargin config.Duration `yaml:"lease_margin"`
 }
 
 // Retry is a sink's retry policy: exponential backoff with jitter from
@@ -170,7 +176,9 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	if len(doc.Content) == 0 {
 		return config.Errors{config.Errorf(0, "", "empty configuration")}
 	}
-	errs := config.Expand(&doc, lookup)
+	f.redactor = &config.Redactor{}
+	errs := config.Expand(&doc, f.redactor.Lookup(lookup))
+	defer func() { f.redactor.Redact(errs) }() // errors quote values; some are secrets
 	var top raw
 	if err := config.Decode(&doc, &top); err != nil {
 		errs = append(errs, config.AsErrors(err, 0, "")...)
@@ -253,7 +261,7 @@ func sinkComponent(c Component) (SinkComponent, config.Errors) {
 	rest := &yaml.Node{Kind: yaml.MappingNode, Line: c.Node.Line, Column: c.Node.Column}
 	for j := 0; j+1 < len(c.Node.Content); j += 2 {
 		switch c.Node.Content[j].Value {
-		case "timeout", "concurrency", "retry":
+		case "timeout", "concurrency", "retry", "lease_margin":
 			common.Content = append(common.Content, c.Node.Content[j], c.Node.Content[j+1])
 		default:
 			rest.Content = append(rest.Content, c.Node.Content[j], c.Node.Content[j+1])

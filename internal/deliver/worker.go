@@ -29,6 +29,7 @@ type worker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	failures  int // consecutive failed claims
 	inflight  sync.WaitGroup
 	slots     chan struct{} // one token per send in flight
 	nextStart time.Time     // rate limit: earliest start of the next send
@@ -63,11 +64,17 @@ func (w *worker) run() {
 		}
 		got := 0
 		if free > 0 {
-			lease := time.Duration(t.Delivery.Timeout) + w.d.opts.LeaseMargin
-			ds, err := w.d.st.Claim(w.ctx, w.name, free, lease)
+			ds, err := w.d.st.Claim(w.ctx, w.name, free, w.lease(t))
 			if err != nil && w.ctx.Err() == nil {
-				w.log.Error("claim deliveries", "err", err)
+				// The database is unreachable: retry with backoff rather
+				// than every poll, and log each retry once.
+				w.failures++
+				wait := min(w.d.opts.Poll<<min(w.failures-1, 5), maxClaimBackoff)
+				w.log.Error("claim deliveries", "err", err, "failures", w.failures, "retry_in", wait)
+				w.pause(wait)
+				continue
 			}
+			w.failures = 0
 			got = len(ds)
 			for _, dl := range ds {
 				if !w.waitRate(t) {
@@ -88,6 +95,30 @@ func (w *worker) run() {
 			}
 		}
 		w.idle(free > 0 && got < free)
+	}
+}
+
+// maxClaimBackoff caps the wait between claims while the store fails.
+const maxClaimBackoff = 10 * time.Second
+
+// lease is how long a claim holds a delivery: longer than any attempt, so
+// no other worker (of this or another instance) takes it while it is
+// sent; after a crash, how long until another one does.
+func (w *worker) lease(t *Target) time.Duration {
+	margin := w.d.opts.LeaseMargin
+	if m := time.Duration(t.Delivery.LeaseMargin); m > 0 {
+		margin = m
+	}
+	return time.Duration(t.Delivery.Timeout) + margin
+}
+
+// pause waits for d or until the worker stops.
+func (w *worker) pause(d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-w.ctx.Done():
 	}
 }
 
