@@ -41,6 +41,7 @@ type File struct {
 	// is not a loopback address.
 	AdminToken config.Secret
 	Retention  Retention // with defaults applied
+	redactor   *config.Redactor
 
 	Receivers []Component
 	Sinks     []SinkComponent
@@ -175,7 +176,9 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	if len(doc.Content) == 0 {
 		return config.Errors{config.Errorf(0, "", "empty configuration")}
 	}
-	errs := config.Expand(&doc, lookup)
+	f.redactor = &config.Redactor{}
+	errs := config.Expand(&doc, f.redactor.Lookup(lookup))
+	defer func() { f.redactor.Redact(errs) }() // errors quote values; some are secrets
 	var top raw
 	if err := config.Decode(&doc, &top); err != nil {
 		errs = append(errs, config.AsErrors(err, 0, "")...)

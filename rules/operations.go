@@ -68,3 +68,8 @@ func (f *File) checkOperations(doc *yaml.Node) config.Errors {
 	}
 	return errs
 }
+
+// Redact replaces in the messages of es the values that ${VAR} expanded to
+// in this file with the variable's name: the sections' own decoders quote
+// values in their errors, and some values are secrets.
+func (f *File) Redact(es config.Errors) { f.redactor.Redact(es) }

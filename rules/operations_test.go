@@ -96,3 +96,23 @@ func TestRetention(t *testing.T) {
 		})
 	}
 }
+
+// Errors that quote a value show the variable it came from, never the
+// value: a secret in the wrong place or the wrong variable stays secret.
+func TestErrorsHideExpandedValues(t *testing.T) {
+	const secret = "hunter2-very-SECRET"
+	src := `body_limit: ${PASSWORD}
+retention: {dead: "${PASSWORD}"}
+admin: "${PASSWORD}"
+`
+	_, err := Parse("rules.yaml", strings.NewReader(src), env(map[string]string{"PASSWORD": secret}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), secret[:7]) {
+		t.Errorf("errors show the secret:\n%v", err)
+	}
+	if strings.Count(err.Error(), "${PASSWORD}") < 3 {
+		t.Errorf("errors do not name the variable:\n%v", err)
+	}
+}

@@ -95,6 +95,7 @@ func located(f *rules.File, err error, line int, section string) config.Errors {
 	for _, e := range es {
 		e.File = f.Path
 	}
+	f.Redact(es)
 	return es
 }
 
