@@ -41,6 +41,7 @@ func (s *service) reload() (ReloadResult, error) {
 			res.Errors = []string{err.Error()}
 		}
 		s.log.Error("reload failed, keeping the running configuration", "errors", res.Errors)
+		s.ops.configLoaded(nil, err)
 		return res, err
 	}
 	old := s.built.File
@@ -60,6 +61,7 @@ func (s *service) reload() (ReloadResult, error) {
 	s.srv.Swap(b.Routing)
 	s.disp.Update(b.Targets)
 	s.built = b
+	s.ops.configLoaded(b, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res.DeliveriesHeld, res.DeliveriesResumed = s.matchSinks(ctx, b)

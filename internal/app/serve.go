@@ -42,6 +42,7 @@ type service struct {
 	disp  *deliver.Dispatcher
 	mu    sync.Mutex // serializes reloads
 	built *Built
+	ops   *operations // metrics, admin token, retention
 }
 
 // Serve runs the service until ctx is done, then stops accepting callbacks,
@@ -70,9 +71,10 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 	}
 
-	s := &service{opts: opts, log: log, st: st, built: b}
-	s.disp = deliver.New(st, log, deliver.Options{})
-	s.srv = server.New(st, log, s.disp.Notify, server.Metrics{})
+	s := &service{opts: opts, log: log, st: st, built: b, ops: newOperations(st, log)}
+	s.ops.configLoaded(b, nil)
+	s.disp = deliver.New(st, log, s.ops.deliverOptions())
+	s.srv = server.New(st, log, s.disp.Notify, s.ops.serverMetrics())
 	s.srv.Swap(b.Routing)
 	s.disp.Update(b.Targets)
 	s.matchSinks(ctx, b)
@@ -90,7 +92,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	admin := s.srv.Admin()
 	admin.HandleFunc("POST /-/reload", s.reloadHandler)
-	servers := []*http.Server{newHTTPServer(s.srv.Handler(), log), newHTTPServer(admin, log)}
+	servers := []*http.Server{newHTTPServer(s.srv.Handler(), log), newHTTPServer(s.ops.admin(admin), log)}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	for i, ln := range []net.Listener{hooksLn, adminLn} {
@@ -111,6 +113,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Ready != nil {
 		opts.Ready(hooksLn.Addr().String(), adminLn.Addr().String())
 	}
+	stopRetention := s.ops.startRetention(st)
 
 	var runErr error
 loop:
@@ -129,6 +132,7 @@ loop:
 	}
 
 	log.Info("shutting down: no new callbacks, finishing in-flight work")
+	stopRetention()
 	stopWatch()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/deliver"
+	"github.com/switchboard/switchboard/internal/metrics"
+	"github.com/switchboard/switchboard/internal/server"
+	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
+)
+
+// operations is what an operator runs Switchboard with: the metrics, the
+// admin token guard and retention. It follows the configuration through
+// reloads.
+type operations struct {
+	metrics   *metrics.Metrics
+	log       *slog.Logger
+	token     atomic.Pointer[string]
+	retention atomic.Pointer[rules.Retention]
+}
+
+func newOperations(st *store.Store, log *slog.Logger) *operations {
+	return &operations{metrics: metrics.New(st.Stats, log), log: log}
+}
+
+// serverMetrics are the intake hooks.
+func (o *operations) serverMetrics() server.Metrics {
+	return server.Metrics{
+		Callback:  o.metrics.Callback,
+		Event:     o.metrics.Event,
+		RuleError: o.metrics.RuleError,
+		Match:     o.metrics.Match,
+		Throttled: o.metrics.Throttled,
+	}
+}
+
+// deliverOptions are the delivery workers' options.
+func (o *operations) deliverOptions() deliver.Options {
+	return deliver.Options{Observe: o.metrics.Attempt}
+}
+
+// configLoaded records a load or reload: b is the new configuration, or
+// nil when err says why it was refused.
+func (o *operations) configLoaded(b *Built, err error) {
+	if err != nil {
+		o.metrics.ConfigLoaded("", err, time.Now())
+		return
+	}
+	token := b.File.AdminToken.Value()
+	o.token.Store(&token)
+	r := b.File.Retention
+	o.retention.Store(&r)
+	o.metrics.ConfigLoaded(b.File.Hash, nil, time.Now())
+}
+
+// admin mounts /metrics and guards the admin mux with the admin token (when
+// one is configured; rules.Parse requires it off loopback).
+func (o *operations) admin(mux *http.ServeMux) http.Handler {
+	mux.Handle("GET /metrics", o.metrics.Handler())
+	return server.RequireToken(mux, func() string {
+		if t := o.token.Load(); t != nil {
+			return *t
+		}
+		return ""
+	})
+}
+
+// Retention runs this long after start, then at this interval. Variables
+// for tests.
+var (
+	retentionFirst = time.Minute
+	retentionEvery = 10 * time.Minute
+)
+
+// retentionBatch and retentionPause keep each prune transaction small and
+// leave the writer to intake between them.
+const (
+	retentionBatch = 500
+	retentionPause = 20 * time.Millisecond
+)
+
+// startRetention prunes the delivery log in the background until the
+// returned stop is called; stop waits for it to end.
+func (o *operations) startRetention(st *store.Store) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTimer(retentionFirst)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			o.prune(ctx, st)
+			t.Reset(retentionEvery)
+		}
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+func (o *operations) prune(ctx context.Context, st *store.Store) {
+	r := o.retention.Load()
+	if r == nil {
+		return
+	}
+	start := time.Now()
+	p, err := st.Prune(ctx, store.Retention{
+		Delivered: time.Duration(r.Delivered),
+		Dead:      time.Duration(r.Dead),
+		Batch:     retentionBatch,
+		Pause:     retentionPause,
+	}, o.metrics.Pruned)
+	attrs := []any{"delivered", p.Delivered, "dead", p.Dead, "attempts", p.Attempts, "events", p.Events,
+		"subjects", p.Subjects, "throttles", p.Throttles, "duration", time.Since(start)}
+	switch {
+	case err != nil && ctx.Err() == nil:
+		o.log.Error("retention: prune failed, trying again later", append(attrs, "err", err)...)
+	case p != store.Pruned{}:
+		o.log.Info("retention: pruned", attrs...)
+	}
+}
