@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,7 @@ type Sink struct {
 	headers http.Header
 	client  *http.Client
 	now     func() time.Time
+	secrets []string // parts of the URL and the key, scrubbed from errors
 }
 
 // New returns a webhook sink. All its requests share one HTTP client that
@@ -99,8 +101,44 @@ func New(name string, cfg Config) (*Sink, error) {
 				return http.ErrUseLastResponse
 			},
 		},
-		now: time.Now,
+		now:     time.Now,
+		secrets: secretParts(cfg),
 	}, nil
+}
+
+// secretParts lists what must not appear in an error: the URL (all of it is
+// a secret), its path and query as a server would echo them in an error
+// page ("Cannot POST /hook?token=…"), its password and query values, and
+// the signing secret.
+func secretParts(cfg Config) []string {
+	parts := []string{cfg.URL.Value(), cfg.Secret.Value()}
+	if u, err := url.Parse(cfg.URL.Value()); err == nil {
+		parts = append(parts, u.RequestURI(), u.EscapedPath(), u.RawQuery)
+		if p, ok := u.User.Password(); ok {
+			parts = append(parts, p)
+		}
+		for _, vs := range u.Query() {
+			parts = append(parts, vs...)
+		}
+	}
+	out := parts[:0]
+	for _, p := range parts {
+		if len(p) >= 4 && p != "/" {
+			out = append(out, p)
+		}
+	}
+	// Longest first, so a query value inside the request URI does not
+	// leave the rest of the URI behind.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// scrub replaces the secret parts in a server's reply.
+func (s *Sink) scrub(body string) string {
+	for _, p := range s.secrets {
+		body = strings.ReplaceAll(body, p, "<redacted>")
+	}
+	return body
 }
 
 // Sign returns the Standard Webhooks signature header value for a message.
@@ -147,7 +185,7 @@ func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 		return sinks.Permanent(&sinks.Error{Err: errors.New(msg + " (redirects are not followed)"), Status: resp.StatusCode})
 	}
 	if body := strings.TrimSpace(string(snippet)); body != "" {
-		msg += ": " + body
+		msg += ": " + s.scrub(body) // the reply may echo the request's URL
 	}
 	return sinks.HTTPError(errors.New(msg), resp.StatusCode, resp.Header, now)
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -173,5 +174,33 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// A server that echoes the request in its error reply does not get the
+// URL's token or path into the delivery log; the rest of the reply stays.
+func TestSendErrorBodyScrubbed(t *testing.T) {
+	const token, secret = "s3cr3t-token-in-query", "whsec_c2lnbmluZy1zZWNyZXQ="
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		fmt.Fprintf(w, "upstream broke handling POST %s (full: %s%s, sig %s)", r.RequestURI, srv.URL, r.RequestURI, secret)
+	}))
+	defer srv.Close()
+	s, err := New("api", Config{URL: config.Secret(srv.URL + "/hooks/x9PRIVATEpath?token=" + token), Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Send(context.Background(), message())
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, leak := range []string{token, "x9PRIVATEpath", secret} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error shows %q: %v", leak, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "status 500: upstream broke handling POST <redacted>") {
+		t.Errorf("error lost the reply: %v", err)
 	}
 }
