@@ -24,7 +24,8 @@ const usage = `Usage: switchboard <command> [flags]
 
 Commands:
   serve     run the service
-  check     validate the configuration
+  check     validate the configuration (--tests: run rule tests)
+  test      run a recorded callback through a receiver and the rules, without delivering
   version   print the version
 
 Run 'switchboard <command> -h' for the flags of a command.
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "test":
+		return cmdTest(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "switchboard", versionString())
 		return nil
@@ -161,6 +164,7 @@ func helpAsked(args []string) bool {
 func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	fs := flags("check", stderr)
 	path := configFlag(fs)
+	tests := fs.String("tests", "", "also run the rule tests in this file (see README: Rule tests)")
 	if err := parseFlags(fs, args); err != nil || helpAsked(args) {
 		return err
 	}
@@ -178,6 +182,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintf(stdout, "%s: OK: %d receivers, %d sinks, %d rules\n", *path, len(b.File.Receivers), len(b.Targets), len(b.File.Router.Rules()))
+	if *tests != "" {
+		return runRuleTests(b, *tests, stdout, stderr)
+	}
 	return nil
 }
 

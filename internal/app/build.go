@@ -31,6 +31,9 @@ type Built struct {
 	Targets   []deliver.Target
 	Warnings  []string
 	receivers map[string]receivers.Receiver
+	// unauthenticated names the receivers that accept callbacks without
+	// credentials (dry runs say so instead of "verification passed").
+	unauthenticated map[string]bool
 }
 
 // Load reads path and builds it; errors are config.Errors naming file,
@@ -56,7 +59,7 @@ func Load(path string, log *slog.Logger) (*Built, error) {
 // Build constructs every receiver and sink of f. It reports all mistakes at
 // once.
 func Build(f *rules.File, log *slog.Logger) (*Built, error) {
-	b := &Built{File: f, receivers: map[string]receivers.Receiver{}}
+	b := &Built{File: f, receivers: map[string]receivers.Receiver{}, unauthenticated: map[string]bool{}}
 	var errs config.Errors
 	for _, c := range f.Receivers {
 		if c.Type == "" {
@@ -69,6 +72,7 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		}
 		if warn != "" {
 			b.Warnings = append(b.Warnings, fmt.Sprintf("%s: receiver %q: %s", f.Path, c.Name, warn))
+			b.unauthenticated[c.Name] = warn == unauthenticatedWarning
 		}
 		b.receivers[c.Name] = r
 	}

@@ -1,0 +1,203 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/receivers"
+	"github.com/switchboard/switchboard/rules"
+)
+
+// DryRunRequest is a recorded callback to run through a receiver and the
+// rules as the service would, without storing or sending anything.
+type DryRunRequest struct {
+	// Receiver names the configured receiver (its config key).
+	Receiver string
+	Body     []byte
+	// ContentType of the request; empty guesses it from the body (see
+	// GuessContentType).
+	ContentType string
+	// Header holds extra request headers (signatures: Authorization).
+	Header http.Header
+	// Query is the raw query of the callback URL (InterFAX: token=…).
+	Query string
+	// SkipVerify skips the receiver's authentication check.
+	SkipVerify bool
+	// PreviousStatus and Stale stand in for what the store would know
+	// about the transaction (no earlier event by default).
+	PreviousStatus string
+	Stale          bool
+	// Now is the time of acceptance. Zero means time.Now.
+	Now time.Time
+}
+
+// DryRunResult is what the service would do with a callback.
+type DryRunResult struct {
+	Receiver    string `json:"receiver"`
+	ContentType string `json:"content_type"`
+	// Verify is "passed", "skipped", "failed" or "unauthenticated" (the
+	// receiver has no credentials to check).
+	Verify string `json:"verify"`
+	// Status is the HTTP status the service would answer; Error says why
+	// it is not 200.
+	Status int           `json:"status"`
+	Error  string        `json:"error,omitempty"`
+	Events []DryRunEvent `json:"events"`
+}
+
+// DryRunEvent is one event of the callback and what the rules make of it.
+type DryRunEvent struct {
+	Event *event.Event `json:"event"`
+	// Matched lists the rules that matched, in order.
+	Matched []string `json:"matched"`
+	// Rules explains every rule: matched, or why not.
+	Rules []rules.Explanation `json:"rules"`
+	// Messages are the deliveries the service would store, per sink.
+	Messages []DryRunMessage `json:"messages"`
+	// Errors are rules that failed on this event at run time.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// DryRunMessage is one delivery: the message as the sink would get it.
+type DryRunMessage struct {
+	Rule      string `json:"rule"`
+	Sink      string `json:"sink"`
+	SinkType  string `json:"sink_type"`
+	Title     string `json:"title"`
+	Text      string `json:"text"`
+	Templated bool   `json:"templated"`
+	// Throttle is set for a throttled rule: the first match per key and
+	// window is delivered, later ones are stored as suppressed.
+	Throttle *DryRunThrottle `json:"throttle,omitempty"`
+}
+
+// DryRunThrottle is a message's throttle key and window.
+type DryRunThrottle struct {
+	Key    string `json:"key"`
+	Window string `json:"window"`
+}
+
+// Verify outcomes of a dry run.
+const (
+	VerifyPassed  = "passed"
+	VerifySkipped = "skipped"
+	VerifyFailed  = "failed"
+	// VerifyUnauthenticated: the receiver says unauthenticated: true.
+	VerifyUnauthenticated = "unauthenticated"
+)
+
+// DryRun runs a recorded callback through the receiver's verification and
+// parser and through the rules, exactly as intake does, and reports the
+// events, the rules that matched (and why the others did not) and each
+// message rendered per sink. Nothing is stored or sent. Throttles are
+// reported, not applied: their state is in the store. It returns an error
+// only when there is no such receiver.
+func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
+	rc := b.receivers[req.Receiver]
+	if rc == nil {
+		names := make([]string, 0, len(b.receivers))
+		for n := range b.receivers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("no receiver named %q (configured: %s)", req.Receiver, strings.Join(names, ", "))
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	ct := req.ContentType
+	if ct == "" {
+		ct = GuessContentType(req.Body)
+	}
+	res := &DryRunResult{Receiver: req.Receiver, ContentType: ct, Status: http.StatusOK, Events: []DryRunEvent{}}
+	target := "/hooks/" + req.Receiver
+	if req.Query != "" {
+		target += "?" + strings.TrimPrefix(req.Query, "?")
+	}
+	r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(req.Body))
+	r.RemoteAddr = "127.0.0.1:1"
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	r.Header.Set("Content-Type", ct)
+
+	fail := func(err error) (*DryRunResult, error) {
+		code, msg := receivers.Status(err)
+		res.Status, res.Error = code, msg
+		var re *receivers.Error
+		if errors.As(err, &re) && re.Err != nil {
+			res.Error += " (" + re.Err.Error() + ")"
+		}
+		return res, nil
+	}
+	if int64(len(req.Body)) > b.Routing.BodyLimit {
+		return fail(receivers.Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes (body_limit)", b.Routing.BodyLimit))
+	}
+	if req.SkipVerify {
+		res.Verify = VerifySkipped
+	} else if err := rc.Verify(r, req.Body); err != nil {
+		res.Verify = VerifyFailed
+		return fail(err)
+	} else if b.unauthenticated[req.Receiver] {
+		res.Verify = VerifyUnauthenticated
+	} else {
+		res.Verify = VerifyPassed
+	}
+	events, err := rc.Parse(r, req.Body, now)
+	if err != nil {
+		return fail(err)
+	}
+	if len(events) == 0 {
+		return fail(receivers.Errorf(http.StatusBadRequest, "no events in callback"))
+	}
+	sinkTypes := map[string]string{}
+	for _, s := range b.File.Sinks {
+		sinkTypes[s.Name] = s.Type
+	}
+	router := b.File.Router
+	for _, ev := range events {
+		ev.Seal(req.Receiver, now)
+		ev.PreviousStatus, ev.Stale = req.PreviousStatus, req.Stale
+		route := router.Route(ev)
+		de := DryRunEvent{Event: ev, Matched: route.Matched, Rules: router.Explain(ev), Messages: []DryRunMessage{}}
+		if de.Matched == nil {
+			de.Matched = []string{}
+		}
+		for _, e := range route.Errors {
+			de.Errors = append(de.Errors, e.Error())
+		}
+		for _, m := range route.Matches {
+			msg := DryRunMessage{Rule: m.Rule, Sink: m.Sink, SinkType: sinkTypes[m.Sink], Title: m.Title, Text: m.Text, Templated: m.Templated}
+			if m.Window > 0 {
+				msg.Throttle = &DryRunThrottle{Key: m.ThrottleKey, Window: m.Window.String()}
+			}
+			de.Messages = append(de.Messages, msg)
+		}
+		res.Events = append(res.Events, de)
+	}
+	return res, nil
+}
+
+// GuessContentType returns the content type a recorded body was most
+// likely sent with: JSON (Telesign), XML (InterFAX SOAP) or a form
+// (InterFAX).
+func GuessContentType(body []byte) string {
+	b := bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), " \t\r\n")
+	switch {
+	case len(b) > 0 && (b[0] == '{' || b[0] == '['):
+		return "application/json"
+	case len(b) > 0 && b[0] == '<':
+		return "text/xml; charset=utf-8"
+	}
+	return "application/x-www-form-urlencoded"
+}
