@@ -23,10 +23,11 @@ var version = ""
 const usage = `Usage: switchboard <command> [flags]
 
 Commands:
-  serve     run the service
-  check     validate the configuration (--tests: run rule tests)
-  test      run a recorded callback through a receiver and the rules, without delivering
-  version   print the version
+  serve       run the service
+  check       validate the configuration (--tests: run rule tests)
+  test        run a recorded callback through a receiver and the rules, without delivering
+  deliveries  list, show and retry deliveries (the delivery log)
+  version     print the version
 
 Run 'switchboard <command> -h' for the flags of a command.
 `
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "deliveries":
+		return cmdDeliveries(ctx, rest, stdout, stderr)
 	case "test":
 		return cmdTest(rest, stdout, stderr)
 	case "version", "--version", "-v":
