@@ -26,6 +26,7 @@ Commands:
   serve       run the service
   check       validate the configuration (--tests: run rule tests)
   test        run a recorded callback through a receiver and the rules, without delivering
+  migrate     bring the store's schema up to date
   deliveries  list, show and retry deliveries (the delivery log)
   version     print the version
 
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDeliveries(ctx, rest, stdout, stderr)
 	case "test":
 		return cmdTest(rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "switchboard", versionString())
 		return nil

@@ -56,7 +56,9 @@ func Serve(ctx context.Context, opts Options) error {
 	for _, w := range b.Warnings {
 		log.Warn(w)
 	}
-	st, err := store.Open(ctx, b.File.Store)
+	// A Postgres server that does not answer yet is waited for, with
+	// backoff and for a bounded time, rather than failing at once.
+	st, err := store.Open(ctx, b.File.Store, store.WithLogger(log))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

@@ -89,6 +89,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
+	s.migratedFrom = v
 	if v > len(migrations) {
 		return fmt.Errorf("migrate: database schema version %d is newer than this binary knows (%d)", v, len(migrations))
 	}

@@ -119,9 +119,10 @@ type Store struct {
 	now    func() time.Time
 	hookEv func() error // test hook: runs after an event insert
 
-	dsn         string // as given to Open (tests open a second instance on it)
-	log         *slog.Logger
-	connectWait time.Duration
+	dsn          string // as given to Open (tests open a second instance on it)
+	log          *slog.Logger
+	connectWait  time.Duration
+	migratedFrom int
 }
 
 // Option configures a Store.
@@ -183,6 +184,10 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	}
 	return v, nil
 }
+
+// MigratedFrom returns the schema version Open found, before it migrated
+// the database to SchemaVersion.
+func (s *Store) MigratedFrom() int { return s.migratedFrom }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
