@@ -58,17 +58,20 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, ev *event.Event, plan Pl
 	now := ms(s.now())
 	var prev string
 	var final int
+	var err error
 	if s.d.forUpdate != "" {
-		// Lock the subject first (creating its row if needed) so
-		// concurrent instances see each other's statuses in order.
-		if _, err := tx.exec(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at)
-			VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO NOTHING`, ev.Source, ev.Subject, now); err != nil {
-			return nil, nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
-		}
+		// Lock the subject (creating its row if needed) and read it in one
+		// statement, so concurrent instances see each other's statuses in
+		// order: an upsert waits for a concurrent insert of the same row
+		// and returns its latest version.
+		err = tx.queryRow(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at)
+			VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO UPDATE SET final = subjects.final
+			RETURNING status, final`, ev.Source, ev.Subject, now).Scan(&prev, &final)
+	} else {
+		// SQLite has one writer, this one: no lock is needed.
+		err = tx.queryRow(ctx, `SELECT status, final FROM subjects WHERE source = ? AND subject = ?`,
+			ev.Source, ev.Subject).Scan(&prev, &final)
 	}
-	// SQLite has one writer, this one: no lock is needed.
-	err := tx.queryRow(ctx, `SELECT status, final FROM subjects WHERE source = ? AND subject = ?`+s.d.forUpdate,
-		ev.Source, ev.Subject).Scan(&prev, &final)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
 	}
@@ -111,6 +114,9 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, ev *event.Event, plan Pl
 	if states != nil {
 		send = make([]Planned, 0, len(planned))
 	}
+	// One statement for all of the event's deliveries: on Postgres each
+	// statement is a round trip.
+	args := make([]any, 0, 12*len(planned))
 	for i, p := range planned {
 		state := StatePending
 		if states != nil {
@@ -118,15 +124,44 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, ev *event.Event, plan Pl
 				send = append(send, p)
 			}
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO deliveries
-			(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			DeliveryID(ev.ID, p.Rule, p.Sink), ev.ID, p.Rule, p.Sink, p.Title, p.Text, b2i(p.Templated),
-			state, now, now, now, now); err != nil {
+		args = append(args, DeliveryID(ev.ID, p.Rule, p.Sink), ev.ID, p.Rule, p.Sink, p.Title, p.Text, b2i(p.Templated),
+			state, now, now, now, now)
+	}
+	for len(args) > 0 {
+		n := min(len(args)/12, maxInsertRows)
+		if _, err := tx.exec(ctx, insertDeliveries(n), args[:12*n]...); err != nil {
 			return nil, nil, false, fmt.Errorf("%w: delivery: %v", ErrUnavailable, err)
 		}
+		args = args[12*n:]
 	}
 	return send, throttled, true, nil
+}
+
+// maxInsertRows bounds the rows of one INSERT, within the databases'
+// limits on the parameters of a statement.
+const maxInsertRows = 256
+
+// insertDeliveries returns the statement that inserts n deliveries; the
+// common counts are made once.
+func insertDeliveries(n int) string {
+	if n < len(insertDeliveriesN) {
+		return insertDeliveriesN[n]
+	}
+	return makeInsertDeliveries(n)
+}
+
+var insertDeliveriesN = func() (qs [9]string) {
+	for n := 1; n < len(qs); n++ {
+		qs[n] = makeInsertDeliveries(n)
+	}
+	return qs
+}()
+
+func makeInsertDeliveries(n int) string {
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO deliveries
+		(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at)
+		VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 // DeliveryID is the stable id of the delivery of an event by a rule to a

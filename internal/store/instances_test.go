@@ -222,3 +222,30 @@ func testOddText(t *testing.T, open func(testing.TB, *clock) *Store) {
 		t.Fatalf("finish: %v", err)
 	}
 }
+
+// An event with more deliveries than one INSERT takes stores them all.
+func TestFanOut(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open(t, &clock{t: time.Unix(1700000000, 0)})
+			sinks := make([]string, maxInsertRows+44)
+			for i := range sinks {
+				sinks[i] = fmt.Sprint("sink-", i)
+			}
+			res, err := st.Ingest(context.Background(), []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks(sinks...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Deliveries != len(sinks) || len(res.Sinks) != len(sinks) {
+				t.Errorf("intake = %d deliveries to %d sinks, want %d", res.Deliveries, len(res.Sinks), len(sinks))
+			}
+			if n := count(t, st, "deliveries"); n != len(sinks) {
+				t.Errorf("deliveries = %d, want %d", n, len(sinks))
+			}
+			ds, err := st.Claim(context.Background(), "sink-299", 10, time.Minute)
+			if err != nil || len(ds) != 1 {
+				t.Errorf("claim of the last sink's delivery = %v, %v", ds, err)
+			}
+		})
+	}
+}
