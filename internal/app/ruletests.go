@@ -110,7 +110,7 @@ func LoadRuleTests(path string) ([]*RuleTest, error) {
 				f = filepath.Join(filepath.Dir(path), f)
 			}
 			if tc.body, err = os.ReadFile(f); err != nil {
-				add("body_file: %v", errors.Unwrap(err))
+				add("body_file %s: %v", tc.BodyFile, errors.Unwrap(err))
 			}
 		case tc.Body != "":
 			tc.body = []byte(tc.Body)

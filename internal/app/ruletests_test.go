@@ -99,7 +99,7 @@ func TestLoadRuleTestsErrors(t *testing.T) {
 		{"unknown key", "tests:\n  - name: a\n    receiver: fax\n    body: x\n    expect: {rules: []}\n    expected: {}\n", `tests.yaml:6: test #1: unknown key "expected" (did you mean "expect"?)`},
 		{"missing expect.rules", "tests:\n  - name: a\n    receiver: fax\n    body: x\n", `tests.yaml:2: test "a": missing expect.rules (use [] to expect no match)`},
 		{"no body", "tests:\n  - {name: a, receiver: fax, expect: {rules: []}}\n", `tests.yaml:2: test "a": missing body or body_file`},
-		{"missing body file", "tests:\n  - {name: a, receiver: fax, body_file: nope.txt, expect: {rules: []}}\n", `tests.yaml:2: test "a": body_file: no such file or directory`},
+		{"missing body file", "tests:\n  - {name: a, receiver: fax, body_file: nope.txt, expect: {rules: []}}\n", `tests.yaml:2: test "a": body_file nope.txt: no such file or directory`},
 		{"no tests", "tests: []\n", "tests: want a list of test cases"},
 	}
 	for _, tc := range tests {
