@@ -18,8 +18,10 @@ type Retention struct {
 	Dead time.Duration
 	// Batch is the number of rows deleted per transaction. Zero means 500.
 	Batch int
-	// Pause is the wait between two batches, so pruning never holds the
-	// writer for long while callbacks come in. Zero means none.
+	// Pause is the least wait between two batches. The wait is also at
+	// least pruneYield times as long as the last batch took to commit
+	// (queueing behind intake included), so pruning takes a small share of
+	// the writer and less when intake is busy.
 	Pause time.Duration
 }
 
@@ -65,7 +67,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, report func(Pruned)) (Pr
 		if report != nil {
 			report(p)
 		}
-		return pause(ctx, r.Pause)
+		return nil
 	}
 	now := s.now()
 	windows := []struct {
@@ -83,7 +85,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, report func(Pruned)) (Pr
 			}
 			cutoff := ms(now.Add(-w.window))
 			for {
-				p, n, err := s.pruneDeliveries(ctx, sink, w.state, cutoff, r.Batch)
+				p, n, err := s.pruneDeliveries(ctx, sink, w.state, cutoff, r)
 				if err != nil {
 					return total, err
 				}
@@ -100,14 +102,29 @@ func (s *Store) Prune(ctx context.Context, r Retention, report func(Pruned)) (Pr
 		}
 	}
 	if r.Delivered > 0 {
-		if err := s.pruneEvents(ctx, ms(now.Add(-r.Delivered)), r.Batch, done); err != nil {
+		if err := s.pruneEvents(ctx, ms(now.Add(-r.Delivered)), r, done); err != nil {
 			return total, err
 		}
-		if err := s.pruneThrottles(ctx, ms(now.Add(-r.Delivered)), r.Batch, done); err != nil {
+		if err := s.pruneThrottles(ctx, ms(now.Add(-r.Delivered)), r, done); err != nil {
 			return total, err
 		}
 	}
 	return total, nil
+}
+
+// pruneYield is how many times as long as a prune batch took to commit
+// pruning waits before the next batch: with 4, pruning holds the writer at
+// most a fifth of the time.
+const pruneYield = 4
+
+// pruneWrite runs one prune batch through the writer, then waits (see
+// Retention.Pause).
+func (s *Store) pruneWrite(ctx context.Context, r Retention, fn func(ctx context.Context, tx *wtx) error) error {
+	start := time.Now()
+	if err := s.w.do(ctx, fn); err != nil {
+		return err
+	}
+	return pause(ctx, max(r.Pause, pruneYield*time.Since(start)))
 }
 
 func pause(ctx context.Context, d time.Duration) error {
@@ -127,7 +144,8 @@ func pause(ctx context.Context, d time.Duration) error {
 // pruneDeliveries deletes up to limit deliveries of sink in state that
 // finished before cutoff, with their attempts and then the events left
 // without deliveries. It returns how many candidates it found.
-func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff int64, limit int) (Pruned, int, error) {
+func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff int64, r Retention) (Pruned, int, error) {
+	limit := r.Batch
 	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT id, event_id FROM deliveries
 		WHERE sink = ? AND state = ? AND next_attempt_at < ? ORDER BY next_attempt_at LIMIT ?`), sink, state, cutoff, limit)
 	if err != nil {
@@ -155,7 +173,7 @@ func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff 
 		return Pruned{}, 0, nil
 	}
 	var p Pruned
-	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+	err = s.pruneWrite(ctx, r, func(ctx context.Context, tx *wtx) error {
 		p = Pruned{}
 		for _, id := range ids {
 			// Conditions are checked again under the write: the delivery
@@ -187,7 +205,8 @@ func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff 
 // pruneEvents deletes the events received before cutoff that have no
 // delivery left, and then the subject states of subjects with no event
 // left that did not change since cutoff.
-func (s *Store) pruneEvents(ctx context.Context, cutoff int64, limit int, done func(Pruned) error) error {
+func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done func(Pruned) error) error {
+	limit := r.Batch
 	var after int64 // SQLite: the rowid walked up to
 	for {
 		type cand struct{ id, source, subject string }
@@ -240,7 +259,7 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, limit int, done f
 		}
 		if len(cands) > 0 {
 			var p Pruned
-			err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+			err := s.pruneWrite(ctx, r, func(ctx context.Context, tx *wtx) error {
 				p = Pruned{}
 				for _, c := range cands {
 					r, err := tx.exec(ctx, `DELETE FROM events WHERE id = ? AND received_at < ?
@@ -277,7 +296,8 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, limit int, done f
 
 // pruneThrottles deletes throttle windows that started before cutoff: the
 // next match of such a key starts a new window anyway.
-func (s *Store) pruneThrottles(ctx context.Context, cutoff int64, limit int, done func(Pruned) error) error {
+func (s *Store) pruneThrottles(ctx context.Context, cutoff int64, r Retention, done func(Pruned) error) error {
+	limit := r.Batch
 	for {
 		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT rule, throttle_key FROM throttles WHERE window_start < ? LIMIT ?`), cutoff, limit)
 		if err != nil {
@@ -300,7 +320,7 @@ func (s *Store) pruneThrottles(ctx context.Context, cutoff int64, limit int, don
 			return nil
 		}
 		var p Pruned
-		err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		err = s.pruneWrite(ctx, r, func(ctx context.Context, tx *wtx) error {
 			p = Pruned{}
 			for _, k := range keys {
 				r, err := tx.exec(ctx, `DELETE FROM throttles WHERE rule = ? AND throttle_key = ? AND window_start < ?`, k[0], k[1], cutoff)
