@@ -81,7 +81,7 @@ var (
 // retentionBatch and retentionPause keep each prune transaction small and
 // leave the writer to intake between them.
 const (
-	retentionBatch = 500
+	retentionBatch = 200
 	retentionPause = 20 * time.Millisecond
 )
 
