@@ -172,7 +172,7 @@ func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: post: %w", s.name, redact(err))
+		return fmt.Errorf("webhook %s: %w", s.name, redact(err)) // redact keeps the op: "post: dial tcp …"
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
