@@ -161,7 +161,7 @@ func deliveriesList(ctx context.Context, args []string, stdout, stderr io.Writer
 	fmt.Fprintln(tw, "ID\tSTATE\tSINK\tRULE\tSUBJECT\tATTEMPTS\tUPDATED\tLAST ERROR")
 	for _, d := range ds {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.State, d.Sink, d.Rule, oneLine(d.Subject, 24),
-			d.Attempts, stamp(d.UpdatedAt), oneLine(d.LastError, 80))
+			d.Attempts, stamp(d.UpdatedAt), oneLine(d.LastError, 120))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -212,7 +212,13 @@ func printDelivery(w io.Writer, detail server.DeliveryDetail) {
 		}
 	}
 	row("delivery", d.ID)
-	row("state", fmt.Sprintf("%s after %d attempt(s)", d.State, d.Attempts))
+	row("state", d.State)
+	attempts := fmt.Sprint(d.Attempts)
+	if n := len(detail.Attempts); n > 0 && detail.Attempts[n-1].N != d.Attempts {
+		// A retry by command starts a fresh budget; the history goes on.
+		attempts = fmt.Sprintf("%d since last queued, %d in all", d.Attempts, detail.Attempts[n-1].N)
+	}
+	row("attempts", attempts)
 	row("sink", d.Sink)
 	row("rule", d.Rule)
 	row("event", fmt.Sprintf("%s (%s %s, subject %s, status %s)", d.EventID, ev.Source, ev.Type, ev.Subject, ev.Status))
@@ -245,7 +251,11 @@ func printDelivery(w io.Writer, detail server.DeliveryDetail) {
 			if errText == "" {
 				errText = "ok"
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", a.N, stamp(a.StartedAt), time.Duration(a.DurationMS)*time.Millisecond, status, oneLine(errText, 200))
+			took := (time.Duration(a.DurationMS) * time.Millisecond).String()
+			if a.DurationMS == 0 {
+				took = "<1ms"
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", a.N, stamp(a.StartedAt), took, status, oneLine(errText, 200))
 		}
 		tw.Flush()
 	}

@@ -345,7 +345,7 @@ rules:
 		t.Fatalf("show: %v\n%s", err, out)
 	}
 	flat := strings.Join(strings.Fields(out), " ")
-	for _, want := range []string{"state dead after 2 attempt(s)", "rule failed-faxes", "subject 664598111", "last status 500",
+	for _, want := range []string{"state dead attempts 2 sink ops-slack", "rule failed-faxes", "subject 664598111", "last status 500",
 		"webhook answered 500", `"TransactionID": 664598111`} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
