@@ -18,7 +18,7 @@ func TestRedactor(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"cannot unmarshal !!str `hunter2...` into int": "cannot unmarshal !!str `${PASSWORD}` into int",
-		`invalid duration "hunter2-hunter2"`:            `invalid duration "${PASSWORD}"`,
+		`invalid duration "hunter2-hunter2"`:           `invalid duration "${PASSWORD}"`,
 		"dial smtp.example.com:587":                    "dial ${HOST}:587", // short values stay
 		"default-value is fine":                        "default-value is fine",
 	} {
