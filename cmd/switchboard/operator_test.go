@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/switchboard/switchboard/receivers/telesign"
+	"github.com/switchboard/switchboard/sinks/webhook"
 )
 
 // The secrets of the operator test's configuration. None may appear in any
@@ -184,10 +186,22 @@ func TestOperatorFlow(t *testing.T) {
 		io.WriteString(w, `{"ok":false,"error":"invalid_token"}`)
 	}))
 	defer slackAPI.Close()
-	// A webhook whose error page echoes the request, token and all.
+	// A webhook whose error page echoes the request, token and all; once
+	// up, it records the Standard Webhooks headers of what it accepts.
+	var echoUp atomic.Bool
+	var echoMu sync.Mutex
+	var echoGot []http.Header
+	var echoBody []byte
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(500)
-		fmt.Fprintf(w, "Cannot POST %s", r.RequestURI)
+		body, _ := io.ReadAll(r.Body)
+		if !echoUp.Load() {
+			w.WriteHeader(500)
+			fmt.Fprintf(w, "Cannot POST %s", r.RequestURI)
+			return
+		}
+		echoMu.Lock()
+		echoGot, echoBody = append(echoGot, r.Header.Clone()), body
+		echoMu.Unlock()
 	}))
 	defer echo.Close()
 	refused := freeAddr(t) // nothing listens there
@@ -458,6 +472,31 @@ rules:
 	if out, err := e.cli("deliveries", "retry", id, "--config", e.cfg); err == nil || !strings.Contains(out, "delivered, not dead") {
 		t.Errorf("retry of a delivered one: %v\n%s", err, out)
 	}
+
+	// A webhook retried by id keeps its webhook-id (the delivery id) and is
+	// signed anew for this attempt's timestamp.
+	echoUp.Store(true)
+	hookDead := e.listJSON("--state", "dead", "--sink", "status-api")
+	if len(hookDead) != 1 {
+		t.Fatalf("dead status-api deliveries: %v", hookDead)
+	}
+	hookID := hookDead[0]["id"].(string)
+	before := time.Now().Unix()
+	if out, err := e.cli("deliveries", "retry", hookID, "--config", e.cfg); err != nil || !strings.Contains(out, "re-queued 1 dead delivery") {
+		t.Fatalf("retry %s: %v\n%s", hookID, err, out)
+	}
+	e.waitSettled()
+	echoMu.Lock()
+	if len(echoGot) != 1 {
+		t.Fatalf("webhook got %d requests after the retry", len(echoGot))
+	}
+	h := echoGot[0]
+	ts, _ := strconv.ParseInt(h.Get("webhook-timestamp"), 10, 64)
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(opHookSecret, "whsec_"))
+	if h.Get("webhook-id") != hookID || ts < before || h.Get("webhook-signature") != webhook.Sign(key, hookID, ts, echoBody) {
+		t.Errorf("retried webhook: id %q (want %s), timestamp %d (retried at %d), signature %q", h.Get("webhook-id"), hookID, ts, before, h.Get("webhook-signature"))
+	}
+	echoMu.Unlock()
 
 	stop()
 	all := e.serveOut.String() + e.seen.String()
