@@ -121,35 +121,44 @@ func (rule *Rule) Match(ev *event.Event) (bool, error) {
 // render executes the rule's templates, falling back to the event's default
 // title and text for the missing ones and for one that fails.
 func (rule *Rule) render(ev *event.Event, env map[string]any, suppressed int) (title, text string, templated bool, err error) {
-	title, text = ev.Title(), ev.Text()
-	if suppressed > 0 {
-		t, x := suppressedNote(suppressed)
-		title, text = title+t, text+"\n"+x
-	}
 	var errs []string
 	if (rule.title != nil || rule.text != nil) && suppressed == 0 {
 		env["suppressed"] = 0 // {{ .suppressed }}, see Match.Render
 	}
+	titleOK, textOK := false, false
 	if rule.title != nil {
 		if s, e := execute(rule.title, env); e != nil {
 			errs = append(errs, e.Error())
 		} else {
-			title = strings.Join(strings.Fields(s), " ") // a title is one line
-			templated = true
+			title, titleOK = strings.Join(strings.Fields(s), " "), true // a title is one line
 		}
 	}
 	if rule.text != nil {
 		if s, e := execute(rule.text, env); e != nil {
 			errs = append(errs, e.Error())
 		} else {
-			text = s
-			templated = true
+			text, textOK = s, true
+		}
+	}
+	// The defaults are built only where no template gave the part: this
+	// runs inside the intake transaction.
+	var note, noteText string
+	if suppressed > 0 {
+		note, noteText = suppressedNote(suppressed)
+	}
+	if !titleOK {
+		title = ev.Title() + note
+	}
+	if !textOK {
+		text = ev.Text()
+		if noteText != "" {
+			text += "\n" + noteText
 		}
 	}
 	if len(errs) > 0 {
 		err = fmt.Errorf("template: %s", strings.Join(errs, "; "))
 	}
-	return title, text, templated, err
+	return title, text, titleOK || textOK, err
 }
 
 func execute(t *template.Template, env map[string]any) (string, error) {
