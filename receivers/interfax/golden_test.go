@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,10 +17,9 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/internal/golden"
 	"github.com/switchboard/switchboard/receivers"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // fixedTime is the acceptance time of every golden case.
 var fixedTime = time.Date(2024, 6, 23, 17, 30, 0, 0, time.UTC)
@@ -74,7 +72,7 @@ func TestGolden(t *testing.T) {
 				got.Write(b)
 				got.WriteByte('\n')
 			}
-			compareGolden(t, "testdata/"+name+".golden", got.Bytes())
+			golden.Check(t, "testdata/"+name+".golden", got.Bytes())
 
 			rec := httptest.NewRecorder()
 			rc.Reply(rec, req, events, err)
@@ -83,7 +81,7 @@ func TestGolden(t *testing.T) {
 				checkWellFormed(t, rec.Body.Bytes())
 			}
 			reply := fmt.Sprintf("HTTP %d\nContent-Type: %s\n\n%s\n", rec.Code, ct, rec.Body.String())
-			compareGolden(t, "testdata/"+name+".reply", []byte(reply))
+			golden.Check(t, "testdata/"+name+".reply", []byte(reply))
 		})
 	}
 }
@@ -151,22 +149,5 @@ func checkWellFormed(t *testing.T, b []byte) {
 		if err != nil {
 			t.Fatalf("reply is not well-formed XML: %v\n%s", err, b)
 		}
-	}
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

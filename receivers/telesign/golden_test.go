@@ -3,7 +3,6 @@ package telesign
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,10 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/golden"
 	"github.com/switchboard/switchboard/receivers"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 // goldenNow is the fixed acceptance time of every golden case.
 var goldenNow = time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC)
@@ -40,20 +38,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := goldenOutput(t, rc, body)
-			goldenPath := strings.TrimSuffix(path, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestGolden -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (go test -run TestGolden -update rewrites it):\n--- got\n%s\n--- want\n%s", goldenPath, got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(path, ".json")+".golden", got)
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/sinks"
+	"github.com/switchboard/switchboard/sinks/sinkstest"
 )
 
 const utf8Title = "Fax an Jörg Müller fehlgeschlagen: besetzt ✉"
@@ -23,7 +24,7 @@ const utf8Title = "Fax an Jörg Müller fehlgeschlagen: besetzt ✉"
 // testMessage is the failed-fax default message with a UTF-8 title, as a
 // rule title template would produce.
 func testMessage(t *testing.T) *sinks.Message {
-	m := loadMessage(t, "testdata/failed-fax.event.json")
+	m := sinkstest.DefaultMessage(t, "testdata/failed-fax.event.json")
 	m.DeliveryID = "dlv_42"
 	m.Title = utf8Title
 	m.Templated = true

@@ -1,41 +1,15 @@
 package email
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/internal/golden"
 	"github.com/switchboard/switchboard/sinks"
+	"github.com/switchboard/switchboard/sinks/sinkstest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// loadMessage builds the default message for testdata/<name>.event.json,
-// as the core does for a rule without templates.
-func loadMessage(t *testing.T, path string) *sinks.Message {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := event.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sinks.Message{
-		DeliveryID: "dlv_" + strings.TrimPrefix(ev.ID, "evt_"),
-		Rule:       "alerts",
-		Title:      ev.Title(),
-		Text:       ev.Text(),
-		Event:      ev,
-		EventJSON:  b,
-		Attempt:    1,
-	}
-}
 
 // TestGolden renders the bodies of every testdata/*.event.json and
 // compares them with <case>.txt.golden and <case>.html.golden
@@ -48,29 +22,13 @@ func TestGolden(t *testing.T) {
 	for _, path := range cases {
 		name := strings.TrimSuffix(filepath.Base(path), ".event.json")
 		t.Run(name, func(t *testing.T) {
-			b, err := render(loadMessage(t, path))
+			b, err := render(sinkstest.DefaultMessage(t, path))
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, filepath.Join("testdata", name+".txt.golden"), b.plain)
-			checkGolden(t, filepath.Join("testdata", name+".html.golden"), b.html)
+			golden.Check(t, filepath.Join("testdata", name+".txt.golden"), []byte(b.plain))
+			golden.Check(t, filepath.Join("testdata", name+".html.golden"), []byte(b.html))
 		})
-	}
-}
-
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal([]byte(got), want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n%s", path, got)
 	}
 }
 

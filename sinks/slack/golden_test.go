@@ -3,8 +3,6 @@ package slack
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,33 +10,10 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/internal/golden"
 	"github.com/switchboard/switchboard/sinks"
+	"github.com/switchboard/switchboard/sinks/sinkstest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// loadMessage builds the default message for testdata/<name>.event.json,
-// as the core does for a rule without templates.
-func loadMessage(t *testing.T, path string) *sinks.Message {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := event.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sinks.Message{
-		DeliveryID: "dlv_" + strings.TrimPrefix(ev.ID, "evt_"),
-		Rule:       "alerts",
-		Title:      ev.Title(),
-		Text:       ev.Text(),
-		Event:      ev,
-		EventJSON:  b,
-		Attempt:    1,
-	}
-}
 
 // goldenPayload is the webhook body without the fields slack-go always
 // adds (replace_original, delete_original).
@@ -57,7 +32,7 @@ func TestGolden(t *testing.T) {
 	for _, path := range cases {
 		name := strings.TrimSuffix(filepath.Base(path), ".event.json")
 		t.Run(name, func(t *testing.T) {
-			p := render(loadMessage(t, path))
+			p := render(sinkstest.DefaultMessage(t, path))
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)
 			enc.SetEscapeHTML(false) // keep <!date…> readable
@@ -65,20 +40,7 @@ func TestGolden(t *testing.T) {
 			if err := enc.Encode(goldenPayload{Text: p.text, Blocks: p.blocks}); err != nil {
 				t.Fatal(err)
 			}
-			got := buf.Bytes()
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs (go test -update rewrites it):\n%s", golden, got)
-			}
+			golden.Check(t, filepath.Join("testdata", name+".golden"), buf.Bytes())
 		})
 	}
 }

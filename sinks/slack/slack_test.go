@@ -19,10 +19,11 @@ import (
 
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/sinks"
+	"github.com/switchboard/switchboard/sinks/sinkstest"
 )
 
 func testMessage(t *testing.T) *sinks.Message {
-	return loadMessage(t, "testdata/failed-fax.event.json")
+	return sinkstest.DefaultMessage(t, "testdata/failed-fax.event.json")
 }
 
 // webhookServer is an incoming-webhook endpoint at a secret-looking path
