@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/switchboard/switchboard/internal/event"
@@ -24,6 +25,9 @@ func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner)
 	var res *IngestResult
 	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res = &IngestResult{}
+		if err := s.lockSubjects(ctx, tx, events); err != nil {
+			return err
+		}
 		seen := map[string]bool{}
 		for _, ev := range events {
 			planned, throttled, stored, err := s.ingestOne(ctx, tx, ev, plan)
@@ -50,6 +54,35 @@ func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner)
 		return nil, err
 	}
 	return res, nil
+}
+
+// lockSubjects locks, on Postgres, the subjects of a callback with several
+// events in one fixed order (source, subject) before any is used, so two
+// instances taking callbacks about the same transactions cannot deadlock on
+// them. SQLite has a single writer and needs no locks.
+func (s *Store) lockSubjects(ctx context.Context, tx *wtx, events []*event.Event) error {
+	if s.d.forUpdate == "" || len(events) < 2 {
+		return nil
+	}
+	keys := make([][2]string, 0, len(events))
+	for _, ev := range events {
+		keys = append(keys, [2]string{ev.Source, ev.Subject})
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int {
+		if c := strings.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(a[1], b[1])
+	})
+	keys = slices.Compact(keys)
+	now := ms(s.now())
+	for _, k := range keys {
+		if _, err := tx.exec(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at)
+			VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO UPDATE SET final = subjects.final`, k[0], k[1], now); err != nil {
+			return fmt.Errorf("%w: lock subject: %v", ErrUnavailable, err)
+		}
+	}
+	return nil
 }
 
 // ingestOne stores one event and its deliveries; it returns the deliveries

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,12 +275,23 @@ func (w *writer) run(batch []*op) {
 		w.prepare(unprepared)
 		clear(unprepared)
 		switch {
-		case failed >= 0 && conflicted && conflicts < maxConflicts:
+		case failed >= 0 && conflicted && len(batch) > 1:
 			// A deadlock with a concurrent transaction (another loop or
-			// instance locking the same subjects in another order) is
-			// no fault of the operation: run the whole batch again.
+			// instance locking the same subjects in another order) is no
+			// fault of the operation. The same batch would likely meet
+			// the same cycle again: run each operation on its own, where
+			// an intake locks its subjects in a fixed order.
+			w.conflicts.Add(1)
+			for _, o := range batch {
+				w.run([]*op{o})
+			}
+			return
+		case failed >= 0 && conflicted && conflicts < maxConflicts:
 			conflicts++
 			w.conflicts.Add(1)
+			// Back off a little, randomly, so the transaction that won
+			// finishes before this one runs again.
+			time.Sleep(time.Duration(conflicts) * time.Duration(5+rand.IntN(20)) * time.Millisecond)
 			continue
 		case failed >= 0:
 			batch[failed].done <- err
