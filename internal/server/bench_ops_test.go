@@ -4,20 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/metrics"
 	"github.com/switchboard/switchboard/internal/store"
-	"github.com/switchboard/switchboard/receivers"
-	"github.com/switchboard/switchboard/receivers/telesign"
-	"github.com/switchboard/switchboard/rules"
 )
 
 // BenchmarkIntakeWhilePruning measures reply latency at a steady 2,500
@@ -72,26 +66,9 @@ func BenchmarkIntakeWhilePruning(b *testing.B) {
 	offset.Store(0)
 
 	m := metrics.New(st.Stats, slog.New(slog.DiscardHandler))
-	rc, err := telesign.New("telesign", telesign.Config{CustomerID: benchCustomer, APIKey: config.Secret(benchKey)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := rules.Parse("bench.yaml", strings.NewReader(`
-sinks: {audit: {type: log}, api: {type: webhook, url: "http://127.0.0.1:1/"}}
-rules:
-  - {name: failed, when: 'status == "failure"', to: [audit]}
-  - {name: final, when: 'final && !stale', to: [api]}
-  - {name: all, when: 'true', to: [audit]}
-`), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := New(st, slog.New(slog.DiscardHandler), nil, Metrics{
+	srv := benchServer(b, st, benchRules, Metrics{
 		Callback: m.Callback, Event: m.Event, RuleError: m.RuleError, Match: m.Match, Throttled: m.Throttled,
 	})
-	s.Swap(&Routing{Receivers: map[string]receivers.Receiver{"telesign": rc}, Router: f.Router, BodyLimit: 1 << 20})
-	srv := httptest.NewServer(s.Handler())
-	b.Cleanup(srv.Close)
 	load(b, srv, 64, 500, 0)
 
 	b.ResetTimer()

@@ -44,25 +44,28 @@ func benchStore(b *testing.B) *store.Store {
 	return st
 }
 
-// benchServer is a real HTTP server with the telesign receiver, signature
-// checks on, and three rules (two match every event).
-func benchServer(b *testing.B) *httptest.Server {
-	st := benchStore(b)
-	rc, err := telesign.New("telesign", telesign.Config{CustomerID: benchCustomer, APIKey: config.Secret(benchKey)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := rules.Parse("bench.yaml", strings.NewReader(`
+// benchRules are the rules of the intake benchmarks: three, two of which
+// match every event.
+const benchRules = `
 sinks: {audit: {type: log}, api: {type: webhook, url: "http://127.0.0.1:1/"}}
 rules:
   - {name: failed, when: 'status == "failure"', to: [audit]}
   - {name: final, when: 'final && !stale', to: [api]}
   - {name: all, when: 'true', to: [audit]}
-`), func(string) (string, bool) { return "", false })
+`
+
+// benchServer is a real HTTP server over st with the telesign receiver,
+// signature checks on, routing by the rules in src.
+func benchServer(b *testing.B, st *store.Store, src string, m Metrics) *httptest.Server {
+	rc, err := telesign.New("telesign", telesign.Config{CustomerID: benchCustomer, APIKey: config.Secret(benchKey)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, Metrics{})
+	f, err := rules.Parse("bench.yaml", strings.NewReader(src), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(st, slog.New(slog.DiscardHandler), nil, m)
 	s.Swap(&Routing{Receivers: map[string]receivers.Receiver{"telesign": rc}, Router: f.Router, BodyLimit: 1 << 20})
 	srv := httptest.NewServer(s.Handler())
 	b.Cleanup(srv.Close)
@@ -159,7 +162,7 @@ func report(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 // real HTTP from 64 concurrent clients, each answered only after its event
 // and deliveries are committed. Run with -benchtime=20000x.
 func BenchmarkIntake(b *testing.B) {
-	srv := benchServer(b)
+	srv := benchServer(b, benchStore(b), benchRules, Metrics{})
 	load(b, srv, 64, 500, 0) // warm up connections and the database
 	b.ResetTimer()
 	start := time.Now()
@@ -170,7 +173,7 @@ func BenchmarkIntake(b *testing.B) {
 // BenchmarkIntakePaced measures reply latency at a steady 2,500 callbacks/s
 // (half the intake target). Run with -benchtime=10000x.
 func BenchmarkIntakePaced(b *testing.B) {
-	srv := benchServer(b)
+	srv := benchServer(b, benchStore(b), benchRules, Metrics{})
 	load(b, srv, 64, 500, 0)
 	b.ResetTimer()
 	start := time.Now()
