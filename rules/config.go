@@ -170,7 +170,7 @@ type raw struct {
 
 func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
+	if err := yaml.Unmarshal(config.Protect(b), &doc); err != nil {
 		return config.YAMLErrors(err, 0)
 	}
 	if len(doc.Content) == 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard/switchboard/internal/config"
 )
@@ -159,5 +160,23 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if s.Value() != "hunter2" {
 		t.Error("Value lost the secret")
+	}
+}
+
+// SPEC §3 writes a reference inside a flow mapping, where its braces would
+// otherwise end the mapping.
+func TestExpandInFlowMapping(t *testing.T) {
+	src := "sinks:\n  mail:\n    type: log\n    timeout: ${T}\n    retry: { max_attempts: ${N:-3}, initial_backoff: ${B}${U} }\nstore: \"$${literal}\"\n"
+	f, err := Parse("rules.yaml", strings.NewReader(src), env(map[string]string{"T": "7s", "B": "2", "U": "s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := f.Sinks[0].Delivery
+	if d.Retry.MaxAttempts != 3 || time.Duration(d.Retry.InitialBackoff) != 2*time.Second || time.Duration(d.Timeout) != 7*time.Second || f.Store != "${literal}" {
+		t.Errorf("delivery = %+v, store %q", d, f.Store)
+	}
+	_, err = Parse("rules.yaml", strings.NewReader("sinks: { a: { type: log, timeout: ${NOPE} } }\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "rules.yaml:1: environment variable NOPE is not set") {
+		t.Errorf("unset variable in a flow mapping: %v", err)
 	}
 }

@@ -1,11 +1,56 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
+
+// A placeholder stands for one ${…} reference while the YAML is parsed: its
+// characters are plain in every YAML context, so a reference may sit where
+// braces would end a flow mapping, as in
+//
+//	smtp: { host: smtp.example.com, password: ${SMTP_PASSWORD} }
+const (
+	placeholderOpen  = "__sbvar_"
+	placeholderClose = "__"
+)
+
+// refRe matches a ${NAME} or ${NAME:-default} reference not preceded by
+// another '$' (which makes "$${" a literal).
+var refRe = regexp.MustCompile(`(^|[^$])(\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\n]*)?\})`)
+
+var placeholderRe = regexp.MustCompile(placeholderOpen + `([0-9a-f]+)` + placeholderClose)
+
+// Protect rewrites every ${…} reference in raw YAML into a placeholder that
+// Expand turns back into the reference. Line numbers do not change.
+func Protect(raw []byte) []byte {
+	for {
+		// A second pass catches a reference right after another one
+		// ("${A}${B}"): a match takes the byte before it.
+		out := refRe.ReplaceAllFunc(raw, func(m []byte) []byte {
+			sub := refRe.FindSubmatch(m)
+			return append(append([]byte{}, sub[1]...), placeholderOpen+hex.EncodeToString(sub[2])+placeholderClose...)
+		})
+		if len(out) == len(raw) {
+			return out
+		}
+		raw = out
+	}
+}
+
+func unprotect(s string) string {
+	return placeholderRe.ReplaceAllStringFunc(s, func(m string) string {
+		b, err := hex.DecodeString(placeholderRe.FindStringSubmatch(m)[1])
+		if err != nil {
+			return m
+		}
+		return string(b)
+	})
+}
 
 // Expand replaces ${VAR} and ${VAR:-default} in every scalar value of the
 // tree with values from lookup, in place. "$${" stands for a literal "${".
@@ -16,6 +61,9 @@ func Expand(n *yaml.Node, lookup func(string) (string, bool)) Errors {
 	var walk func(*yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.ScalarNode {
+			if strings.Contains(n.Value, placeholderOpen) {
+				n.Value = unprotect(n.Value)
+			}
 			if !strings.Contains(n.Value, "${") {
 				return
 			}
