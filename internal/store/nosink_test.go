@@ -82,3 +82,35 @@ func testMatchSinks(t *testing.T, open func(testing.TB, *clock) *Store) {
 	}
 	check("no sinks at all", held, 0, 3, 0, map[string]int{"a:no_sink": 1, "b:no_sink": 2})
 }
+
+// An attempt in flight when its sink leaves the configuration: a retry
+// outcome keeps the delivery held as no_sink, a success is recorded.
+func TestMatchSinksInFlight(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open(t, &clock{t: time.Unix(1700000000, 0)})
+			ctx := context.Background()
+			if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true), newEvent("s2", "failure", 1, true)}, toSinks("gone")); err != nil {
+				t.Fatal(err)
+			}
+			ds, err := st.Claim(ctx, "gone", 10, time.Minute)
+			if err != nil || len(ds) != 2 {
+				t.Fatalf("claim: %v %v", ds, err)
+			}
+			if held, _, err := st.MatchSinks(ctx, []string{"other"}); err != nil || held != 2 {
+				t.Fatalf("held %d, %v", held, err)
+			}
+			if err := st.Finish(ctx,
+				Outcome{ID: ds[0].ID, State: StatePending, NextAttemptAt: st.now().Add(time.Second), Status: 503, Error: "503"},
+				Outcome{ID: ds[1].ID, State: StateDelivered, Status: 200}); err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []string{StateNoSink, StateDelivered} {
+				d, _, err := st.Get(ctx, ds[i].ID)
+				if err != nil || d.State != want {
+					t.Errorf("delivery %d: %v %v, want %s", i, d, err, want)
+				}
+			}
+		})
+	}
+}

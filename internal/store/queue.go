@@ -108,10 +108,15 @@ func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		now := ms(s.now())
 		for _, o := range outcomes {
-			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_until = 0, lease_owner = '',
+			// A retry of a delivery whose sink left the configuration while
+			// the attempt was in flight stays held as no_sink.
+			r, err := tx.exec(ctx, `UPDATE deliveries SET
+				state = CASE WHEN state = ? AND ? = ? THEN state ELSE ? END,
+				next_attempt_at = ?, lease_until = 0, lease_owner = '',
 				last_status = ?, last_error = ?, updated_at = ?
 				WHERE id = ? AND lease_owner = ?`,
-				o.State, nextAttempt(o, now), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, s.owner)
+				StateNoSink, o.State, StatePending, o.State,
+				nextAttempt(o, now), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, s.owner)
 			if err != nil {
 				return fmt.Errorf("%w: finish: %v", ErrUnavailable, err)
 			}
