@@ -188,3 +188,18 @@ rules:
 		t.Errorf("array events = %v", statuses)
 	}
 }
+
+// A second serve on the same SQLite file is refused: it would take over the
+// first one's leases and send its in-flight deliveries again.
+func TestSecondServeOnSQLiteRefused(t *testing.T) {
+	_, storePath := serve(t, "sinks: {audit: {type: log}}\n")
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	cfg := fmt.Sprintf("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nstore: %s\nsinks: {audit: {type: log}}\n", storePath)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := Serve(context.Background(), Options{ConfigPath: path, Log: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "in use by another switchboard serve") {
+		t.Fatalf("second serve: %v, want it refused", err)
+	}
+}

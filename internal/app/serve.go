@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,13 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	for _, w := range b.Warnings {
 		log.Warn(w)
+	}
+	if !store.IsPostgres(b.File.Store) {
+		release, err := lockStoreFile(strings.TrimPrefix(b.File.Store, "sqlite://"))
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	// A Postgres server that does not answer yet is waited for, with
 	// backoff and for a bounded time, rather than failing at once.
