@@ -353,13 +353,7 @@ func (h *leaseRecorder) unique() int {
 func (h *leaseRecorder) missing(want []string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []string
-	for _, s := range want {
-		if _, ok := h.subjects[s]; !ok {
-			out = append(out, s)
-		}
-	}
-	return out
+	return missingKeys(h.subjects, want)
 }
 
 // duplicates classifies repeated webhook-ids. A delivery is sent again only

@@ -372,10 +372,15 @@ func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *hookRecorder) missing(want []string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return missingKeys(h.ids, want)
+}
+
+// missingKeys returns the keys in want that m lacks, in order.
+func missingKeys[V any](m map[string]V, want []string) []string {
 	var out []string
-	for _, s := range want {
-		if _, ok := h.ids[s]; !ok {
-			out = append(out, s)
+	for _, k := range want {
+		if _, ok := m[k]; !ok {
+			out = append(out, k)
 		}
 	}
 	return out
