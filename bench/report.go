@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// report is the result of one run.
+type report struct {
+	Machine machine        `json:"machine"`
+	Command string         `json:"command"`
+	Options options        `json:"options"`
+	Warmup  float64        `json:"warmup_s"`
+	Window  float64        `json:"window_s"`
+	Phases  []*phaseReport `json:"phases"`
+}
+
+// phaseReport compares the two targets under one load.
+type phaseReport struct {
+	Name        string                        `json:"name"`
+	Rate        float64                       `json:"rate_per_s,omitempty"` // paced total rate; 0 for the closed loop
+	Bare        targetReport                  `json:"bare"`
+	Switchboard targetReport                  `json:"switchboard"`
+	IntakeRatio float64                       `json:"intake_ratio"` // switchboard / bare
+	Delivery    deliveryReport                `json:"delivery"`
+	PeakRSS     []int64                       `json:"peak_rss_bytes"` // VmHWM per serve instance
+	Counters    map[string]map[string]float64 `json:"service_counters,omitempty"`
+}
+
+// targetReport is what the load generator saw of one target.
+type targetReport struct {
+	Intake     float64        `json:"intake_per_s"` // 200 replies received in the window / window
+	Sent       int            `json:"sent"`
+	Acked      int            `json:"acked"`
+	InWindow   int            `json:"acked_in_window"`
+	P50        float64        `json:"latency_p50_ms"`
+	P99        float64        `json:"latency_p99_ms"`
+	Max        float64        `json:"latency_max_ms"`
+	NonOK      map[string]int `json:"non_200,omitempty"` // by status code
+	Errors     int            `json:"errors"`
+	FirstError string         `json:"first_error,omitempty"`
+}
+
+// deliveryReport is what reached the sink.
+type deliveryReport struct {
+	Via           string  `json:"observed_via"` // webhook: the sink server; metrics: serve's delivered counter
+	Expected      int     `json:"expected"`     // acknowledged callbacks, warm-up included
+	Received      int     `json:"received"`     // distinct deliveries
+	Duplicates    int     `json:"duplicates"`   // a webhook-id received again
+	Bad           int     `json:"bad_bodies"`
+	InWindow      int     `json:"in_window"`
+	PerSecond     float64 `json:"per_s_in_window"`
+	LagSamples    int     `json:"lag_samples"`
+	LagP50        float64 `json:"lag_p50_s"`
+	LagP99        float64 `json:"lag_p99_s"`
+	LastAfterStop float64 `json:"last_after_load_stop_s"`
+	DrainTimedOut bool    `json:"drain_timed_out"`
+}
+
+func targetFrom(r loadResult, window time.Duration) targetReport {
+	t := targetReport{
+		Intake: float64(r.InWindow) / window.Seconds(),
+		Sent:   r.Sent, Acked: r.Acked, InWindow: r.InWindow,
+		P50:    ms(percentile(r.Latency, 0.50)),
+		P99:    ms(percentile(r.Latency, 0.99)),
+		Max:    ms(percentile(r.Latency, 1)),
+		Errors: r.Errors, FirstError: r.FirstError,
+	}
+	for code, n := range r.NonOK {
+		if t.NonOK == nil {
+			t.NonOK = map[string]int{}
+		}
+		t.NonOK[strconv.Itoa(code)] = n
+	}
+	return t
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (r *report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+func (r *report) writeTable(w io.Writer) {
+	o := r.Options
+	fmt.Fprintf(w, "\nSwitchboard vs a bare net/http handler: receiver %s, sink %s, store %s, %d instance(s), %d clients, %s warm-up + %s measured\n",
+		o.Receiver, o.Sink, o.Store, o.Instances, o.Clients, o.Warmup, o.Duration)
+	fmt.Fprintf(w, "machine: %d CPUs, %s, %s %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Go, r.Machine.OS)
+	fmt.Fprintf(w, "command: %s\n", r.Command)
+	for _, p := range r.Phases {
+		fmt.Fprintf(w, "\n%s\n", p.Name)
+		row := func(name, sb, bare, ratio string) {
+			fmt.Fprintf(w, "  %-31s %13s %10s %7s\n", name, sb, bare, ratio)
+		}
+		s, b, d := p.Switchboard, p.Bare, p.Delivery
+		row("", "switchboard", "bare", "ratio")
+		row("intake (200 replies/s)", rate(s.Intake), rate(b.Intake), fmt.Sprintf("%.3f", p.IntakeRatio))
+		row("reply latency p50", msText(s.P50), msText(b.P50), "")
+		row("reply latency p99", msText(s.P99), msText(b.P99), "")
+		row("reply latency max", msText(s.Max), msText(b.Max), "")
+		row("non-200 replies", nonOK(s.NonOK), nonOK(b.NonOK), "")
+		row("errors", strconv.Itoa(s.Errors), strconv.Itoa(b.Errors), "")
+		if d.Via == "webhook" {
+			row("end-to-end lag p50", secText(d.LagP50), "", "")
+			row("end-to-end lag p99", secText(d.LagP99), "", "")
+		}
+		row("deliveries/s in the window", rate(d.PerSecond), "", "")
+		last := secText(d.LastAfterStop)
+		if d.DrainTimedOut {
+			last = "timed out"
+		}
+		row("last delivery after load stop", last, "", "")
+		row("deliveries received/expected", fmt.Sprintf("%d/%d", d.Received, d.Expected), "", "")
+		row("peak RSS (VmHWM)", rssText(p.PeakRSS), "", "")
+		var notes []string
+		if d.Via == "metrics" {
+			notes = append(notes, "log sink: deliveries read from serve's delivered counter (polled every 250 ms); no end-to-end lag")
+		} else {
+			notes = append(notes, fmt.Sprintf("lag = webhook arrival - event received_at, over the %d deliveries of callbacks sent in the window", d.LagSamples))
+		}
+		if d.DrainTimedOut {
+			notes = append(notes, fmt.Sprintf("DRAIN TIMEOUT: %d of %d deliveries within -drain-timeout %s; the lag covers only those that arrived", d.Received, d.Expected, o.DrainTimeout))
+		}
+		if d.Duplicates > 0 || d.Bad > 0 {
+			notes = append(notes, fmt.Sprintf("webhook: %d repeated webhook-id(s), %d body(ies) without received_at", d.Duplicates, d.Bad))
+		}
+		for _, t := range []struct {
+			name string
+			r    targetReport
+		}{{"switchboard", s}, {"bare", b}} {
+			if t.r.FirstError != "" {
+				notes = append(notes, fmt.Sprintf("%s: first error: %s", t.name, t.r.FirstError))
+			}
+		}
+		if c := p.Counters; c != nil {
+			notes = append(notes, "serve counters: callbacks "+counterText(c["callbacks"])+"; delivery attempts "+counterText(c["delivery_attempts"]))
+		}
+		for _, n := range notes {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
+}
+
+func rate(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+
+func msText(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
+}
+
+func secText(v float64) string {
+	if v < 1 {
+		return fmt.Sprintf("%.0f ms", v*1000)
+	}
+	return fmt.Sprintf("%.1f s", v)
+}
+
+func nonOK(m map[string]int) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, code := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s:%d", code, m[code]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func rssText(rss []int64) string {
+	var total int64
+	var parts []string
+	for _, v := range rss {
+		total += v
+		parts = append(parts, fmt.Sprintf("%.0f", float64(v)/(1<<20)))
+	}
+	if len(rss) == 1 {
+		return parts[0] + " MiB"
+	}
+	return fmt.Sprintf("%.0f MiB (%s)", float64(total)/(1<<20), strings.Join(parts, " + "))
+}
+
+func counterText(m map[string]float64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%.0f", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
