@@ -77,7 +77,11 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+		case errors.Is(err, context.Canceled):
+			fmt.Fprintln(os.Stderr, "bench: interrupted")
+		default:
 			fmt.Fprintln(os.Stderr, "bench:", err)
 		}
 		os.Exit(1)

@@ -97,6 +97,9 @@ func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseRep
 	}
 	p := &phaseReport{Name: name, Rate: rate, Bare: targetFrom(bare, b.o.Duration)}
 	if err := b.switchboard(ctx, rate, p); err != nil {
+		if !b.o.Keep && ctx.Err() == nil {
+			err = fmt.Errorf("%w\n(the temporary directory is removed on exit; -keep keeps it)", err)
+		}
 		return nil, err
 	}
 	if p.Bare.Intake > 0 {

@@ -98,7 +98,7 @@ func (r *report) writeTable(w io.Writer) {
 	for _, p := range r.Phases {
 		fmt.Fprintf(w, "\n%s\n", p.Name)
 		row := func(name, sb, bare, ratio string) {
-			fmt.Fprintf(w, "  %-31s %13s %10s %7s\n", name, sb, bare, ratio)
+			fmt.Fprintf(w, "  %-31s %17s %10s %7s\n", name, sb, bare, ratio)
 		}
 		s, b, d := p.Switchboard, p.Bare, p.Delivery
 		row("", "switchboard", "bare", "ratio")
