@@ -85,7 +85,11 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 			errs = append(errs, located(f, err, c.Line, c.Section("sink"))...)
 			continue
 		}
-		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: s, Delivery: c.Delivery.WithDefaults()})
+		d := c.Delivery
+		if d.Concurrency <= 0 {
+			d.Concurrency = defaultConcurrency[c.Type]
+		}
+		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: s, Delivery: d.WithDefaults()})
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -110,6 +114,13 @@ func decode(c rules.Component, cfg config.Validator) error {
 	}
 	return cfg.Validate()
 }
+
+// defaultConcurrency is the sends in flight per sink type when the sink
+// does not set concurrency: enough for a webhook on a local network to keep
+// up with intake. Other types (Slack, whose rate limit spaces sends anyway;
+// SMTP servers, which limit connections; the log) get rules.Delivery's
+// default of 4.
+var defaultConcurrency = map[string]int{"webhook": 16}
 
 // unauthenticatedWarning is logged at every start for a receiver that
 // accepts callbacks from anyone.

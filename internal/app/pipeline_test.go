@@ -158,13 +158,7 @@ rules:
 	ev := &event.Event{Source: "interfax", Type: "fax.outbound", Subject: "664598111", Status: "failure", Final: true,
 		Code: 263, Description: "busy", DedupKey: "x", Data: map[string]any{"DestinationFax": "0012125551234"}}
 	ev.Seal("interfax", time.Now())
-	if _, err := st.Ingest(context.Background(), []*event.Event{ev}, func(ev *event.Event) []store.Planned {
-		var out []store.Planned
-		for _, m := range f.Router.Route(ev).Matches {
-			out = append(out, store.Planned{Rule: m.Rule, Sink: m.Sink, Title: m.Title, Text: m.Text})
-		}
-		return out
-	}); err != nil {
+	if _, err := st.Ingest(context.Background(), []*event.Event{ev}, f.Router.Route, nil); err != nil {
 		t.Fatal(err)
 	}
 	d := deliver.New(st, logger, deliver.Options{Poll: 50 * time.Millisecond})

@@ -85,6 +85,7 @@ func Serve(ctx context.Context, opts Options) error {
 	s.ops.configLoaded(b, nil)
 	s.disp = deliver.New(st, log, s.ops.deliverOptions())
 	s.srv = server.New(st, log, s.disp.Notify, s.ops.serverMetrics())
+	s.srv.SetHandoff(s.disp)
 	s.srv.Swap(b.Routing)
 	s.disp.Update(b.Targets)
 	s.matchSinks(ctx, b)

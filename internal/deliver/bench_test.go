@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
 	"github.com/switchboard/switchboard/sinks"
 )
 
@@ -56,9 +57,9 @@ func BenchmarkPendingMemory(b *testing.B) {
 					Code: 211, Description: "Permanent phone error", DedupKey: strconv.Itoa(i),
 					Data: map[string]any{"reference_id": fmt.Sprintf("%032X", i), "errors": []any{}, "sub_resource": "sms"}}
 				ev.Seal("telesign", time.Now())
-				if _, err := st.Ingest(context.Background(), []*event.Event{ev}, func(ev *event.Event) []store.Planned {
-					return []store.Planned{{Rule: "r", Sink: "down", Title: ev.Title(), Text: ev.Text()}, {Rule: "r", Sink: "slow", Title: ev.Title(), Text: ev.Text()}}
-				}); err != nil {
+				if _, err := st.Ingest(context.Background(), []*event.Event{ev}, func(ev *event.Event) rules.Result {
+					return rules.Result{Matches: []rules.Match{{Rule: "r", Sink: "down", Title: ev.Title(), Text: ev.Text()}, {Rule: "r", Sink: "slow", Title: ev.Title(), Text: ev.Text()}}}
+				}, nil); err != nil {
 					b.Error(err)
 					return
 				}

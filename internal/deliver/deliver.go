@@ -1,12 +1,14 @@
-// Package deliver runs the delivery workers: one per sink, each claiming its
-// due deliveries from the store under a lease, sending them, and recording
-// every outcome, so one slow or failing sink never holds up another.
+// Package deliver runs the delivery workers: one per sink, each taking its
+// deliveries under a lease (handed over by intake, or claimed from the
+// store), sending them, and recording every outcome, so one slow or failing
+// sink never holds up another.
 package deliver
 
 import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/store"
@@ -46,6 +48,10 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	workers map[string]*worker
+	// byName is a copy of workers for the intake's handover (Reserve,
+	// Take), read without the lock.
+	byName  atomic.Pointer[map[string]*worker]
+	ledger  *ledger
 	ctx     context.Context // cancelled by Stop: no new claims
 	cancel  context.CancelFunc
 	sendCtx context.Context // cancelled when Stop's grace period ends
@@ -68,6 +74,8 @@ func New(st *store.Store, log *slog.Logger, opts Options) *Dispatcher {
 		opts.Rand = defaultRand
 	}
 	d := &Dispatcher{st: st, log: log, opts: opts, workers: map[string]*worker{}}
+	d.byName.Store(&map[string]*worker{})
+	d.ledger = newLedger(st, log, opts.Observe)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.sendCtx, d.abort = context.WithCancel(context.Background())
 	return d
@@ -106,14 +114,53 @@ func (d *Dispatcher) Update(targets []Target) {
 			delete(d.workers, name)
 		}
 	}
+	byName := make(map[string]*worker, len(d.workers))
+	for name, w := range d.workers {
+		byName[name] = w
+	}
+	d.byName.Store(&byName)
 }
 
-// Notify wakes the workers of sinks that just got deliveries.
+// Reserve makes room in a sink's queue for a delivery intake is about to
+// store leased to this process (store.Handoff).
+func (d *Dispatcher) Reserve(sink string) (time.Duration, bool) {
+	if w := (*d.byName.Load())[sink]; w != nil {
+		return w.reserve()
+	}
+	return 0, false
+}
+
+// Unreserve gives back a reservation intake did not use.
+func (d *Dispatcher) Unreserve(sink string) {
+	if w := (*d.byName.Load())[sink]; w != nil {
+		w.reserved.Add(-1)
+	}
+}
+
+// Take queues committed deliveries that intake stored leased to this
+// process. Those of a sink whose worker stopped meanwhile are given back.
+func (d *Dispatcher) Take(ds []*store.Delivery) {
+	for _, dl := range ds {
+		w := (*d.byName.Load())[dl.Sink]
+		if w == nil || w.ctx.Err() != nil {
+			if w != nil {
+				w.reserved.Add(-1)
+			}
+			d.ledger.release(dl)
+			continue
+		}
+		w.take([]*store.Delivery{dl})
+	}
+}
+
+// Notify wakes the workers of sinks that just got deliveries to claim from
+// the store (not handed over, or re-queued by a retry).
 func (d *Dispatcher) Notify(sinkNames []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, n := range sinkNames {
 		if w, ok := d.workers[n]; ok {
+			w.backlog.Store(true)
 			w.poke()
 		}
 	}
@@ -136,4 +183,7 @@ func (d *Dispatcher) Stop(ctx context.Context) {
 		<-done
 	}
 	d.abort()
+	d.ledger.close()
 }
+
+var _ store.Handoff = (*Dispatcher)(nil)

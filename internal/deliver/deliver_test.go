@@ -66,13 +66,13 @@ func ingest(t *testing.T, st *store.Store, subject string, sinkNames ...string) 
 	t.Helper()
 	ev := &event.Event{Source: "test", Type: "test", Subject: subject, Status: "failure", Final: true, DedupKey: subject}
 	ev.Seal("r", time.Now())
-	_, err := st.Ingest(context.Background(), []*event.Event{ev}, func(ev *event.Event) []store.Planned {
-		var out []store.Planned
+	_, err := st.Ingest(context.Background(), []*event.Event{ev}, func(ev *event.Event) rules.Result {
+		var out []rules.Match
 		for _, s := range sinkNames {
-			out = append(out, store.Planned{Rule: "r", Sink: s, Title: ev.Title(), Text: ev.Text()})
+			out = append(out, rules.Match{Rule: "r", Sink: s, Title: ev.Title(), Text: ev.Text()})
 		}
-		return out
-	})
+		return rules.Result{Matches: out}
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,27 +19,53 @@ type rated interface {
 	Rate() float64
 }
 
-// worker delivers the deliveries of one sink.
+// worker delivers the deliveries of one sink. Deliveries leased to this
+// process wait in queue: fresh ones handed over by intake (Reserve, Take),
+// others claimed from the store by run (retries coming due, a backlog, an
+// instance that died). Concurrency senders take them from the queue, so a
+// send never waits for a claim, and hand each outcome to the dispatcher's
+// recorder, so a sender never waits for a commit either.
 type worker struct {
 	d      *Dispatcher
 	name   string
 	target atomic.Pointer[Target]
 	log    *slog.Logger
-	wake   chan struct{}
+	wake   chan struct{} // pokes run: deliveries may be due in the store
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	queue    chan *store.Delivery
+	reserved atomic.Int64 // deliveries queued plus reservations not yet taken
+	// waited is how long the last delivery a sender took had waited in
+	// the queue, in nanoseconds: intake stops handing over when the queue
+	// no longer moves fast enough for a delivery to keep its lease.
+	waited atomic.Int64
+	// backlog is set when the store may hold due deliveries of this sink
+	// that are not leased: intake stored some without a handover, or a
+	// claim came back full.
+	backlog atomic.Bool
+
+	senders sync.WaitGroup
+	alive   atomic.Int64 // senders running
+	want    atomic.Int64 // senders wanted: the sink's concurrency
+	// resized is closed when the concurrency dropped, to wake idle senders.
+	resized   atomic.Pointer[chan struct{}]
 	failures  int // consecutive failed claims
-	inflight  sync.WaitGroup
-	slots     chan struct{} // one token per send in flight
-	nextStart time.Time     // rate limit: earliest start of the next send
+	rateMu    sync.Mutex
+	nextStart time.Time // rate limit: earliest start of the next send
 }
 
+// maxQueue bounds the queue of one sink, whatever its concurrency.
+const maxQueue = 4096
+
 func newWorker(d *Dispatcher, t Target) *worker {
-	w := &worker{d: d, name: t.Name, log: d.log.With("sink", t.Name), wake: make(chan struct{}, 1)}
+	w := &worker{d: d, name: t.Name, log: d.log.With("sink", t.Name), wake: make(chan struct{}, 1),
+		queue: make(chan *store.Delivery, maxQueue)}
 	w.target.Store(&t)
 	w.ctx, w.cancel = context.WithCancel(d.ctx)
-	w.slots = make(chan struct{}, t.Delivery.Concurrency)
+	w.backlog.Store(true) // whatever the store holds from before
+	ch := make(chan struct{})
+	w.resized.Store(&ch)
 	return w
 }
 
@@ -52,19 +78,61 @@ func (w *worker) poke() {
 
 func (w *worker) stop() { w.cancel() }
 
+// capacity is how many deliveries may wait in the queue: enough to keep
+// every sender busy between two claims, few enough to be sent well within
+// their lease; a rate-limited sink holds what it may send in a quarter of
+// the lease margin.
+func (w *worker) capacity(t *Target) int64 {
+	c := int64(max(16, 8*t.Delivery.Concurrency))
+	if r, ok := t.Sink.(rated); ok && r.Rate() > 0 {
+		c = max(1, min(c, int64(r.Rate()*w.margin(t).Seconds()/4)))
+	}
+	return min(c, maxQueue)
+}
+
+// reserve makes room in the queue for a delivery intake is about to store
+// leased to this process.
+func (w *worker) reserve() (time.Duration, bool) {
+	if w.ctx.Err() != nil {
+		return 0, false
+	}
+	t := w.target.Load()
+	if time.Duration(w.waited.Load()) > w.margin(t)/4 {
+		return 0, false // the queue moves slowly: let the store hold them
+	}
+	if w.reserved.Add(1) > w.capacity(t) {
+		w.reserved.Add(-1)
+		return 0, false
+	}
+	return w.lease(t), true
+}
+
+// take queues deliveries that were reserved and are now committed.
+func (w *worker) take(ds []*store.Delivery) {
+	for _, dl := range ds {
+		w.queue <- dl // never blocks: reserved bounds the queue below maxQueue
+	}
+}
+
+// run claims due deliveries from the store into the queue and keeps the
+// senders at the sink's concurrency, until the worker stops. Then it gives
+// back what is still queued.
 func (w *worker) run() {
-	defer w.inflight.Wait()
+	defer w.release()
+	defer w.senders.Wait()
 	for w.ctx.Err() == nil {
-		free := cap(w.slots) - len(w.slots)
 		t := w.target.Load()
-		if r, ok := t.Sink.(rated); ok && r.Rate() > 0 {
-			// Claim no more than can start soon, so claimed deliveries do
-			// not sit out their lease waiting for the rate limit.
-			free = min(free, max(1, int(r.Rate())))
-		}
-		got := 0
-		if free > 0 {
-			ds, err := w.d.st.Claim(w.ctx, w.name, free, w.lease(t))
+		w.resize(t)
+		free := w.capacity(t) - w.reserved.Load()
+		// Claim when the store may hold work and the queue has run low
+		// (below one round of sends), not for every delivery taken.
+		low := w.reserved.Load() <= int64(t.Delivery.Concurrency)
+		got, asked := 0, 0
+		if free > 0 && low && w.backlog.Load() {
+			asked = int(free)
+			w.reserved.Add(free)
+			ds, err := w.d.st.Claim(w.ctx, w.name, asked, w.lease(t))
+			w.reserved.Add(int64(len(ds)) - free)
 			if err != nil && w.ctx.Err() == nil {
 				// The database is unreachable: retry with backoff rather
 				// than every poll, and log each retry once.
@@ -76,25 +144,98 @@ func (w *worker) run() {
 			}
 			w.failures = 0
 			got = len(ds)
-			for _, dl := range ds {
-				if !w.waitRate(t) {
-					// Stopping: the lease expires and the delivery is
-					// claimed again after restart.
-					break
-				}
-				w.slots <- struct{}{}
-				w.inflight.Add(1)
-				go func() {
-					defer w.inflight.Done()
-					defer func() { <-w.slots; w.poke() }()
-					w.send(dl)
-				}()
-			}
-			if got == free {
+			w.take(ds)
+			if got == asked {
 				continue // there may be more due right now
 			}
+			w.backlog.Store(false)
 		}
-		w.idle(free > 0 && got < free)
+		w.idle(asked > 0)
+	}
+}
+
+// resize starts senders up to the sink's concurrency; those above it end
+// after their current send.
+func (w *worker) resize(t *Target) {
+	n := int64(t.Delivery.Concurrency)
+	if w.want.Swap(n) > n {
+		ch := make(chan struct{})
+		if old := w.resized.Swap(&ch); old != nil {
+			close(*old)
+		}
+	}
+	for w.alive.Load() < n {
+		w.alive.Add(1)
+		w.senders.Add(1)
+		go func() {
+			defer w.senders.Done()
+			w.sender()
+		}()
+	}
+}
+
+// surplus reports whether a sender is one too many, and if so counts it
+// gone: it must end.
+func (w *worker) surplus() bool {
+	for {
+		a := w.alive.Load()
+		if a <= w.want.Load() {
+			return false
+		}
+		if w.alive.CompareAndSwap(a, a-1) {
+			return true
+		}
+	}
+}
+
+// sender sends queued deliveries one at a time until the worker stops or
+// it is one more than the sink's concurrency.
+func (w *worker) sender() {
+	defer func() {
+		if w.ctx.Err() != nil {
+			w.alive.Add(-1)
+		}
+	}()
+	for !w.surplus() {
+		var resized <-chan struct{}
+		if ch := w.resized.Load(); ch != nil {
+			resized = *ch
+		}
+		select {
+		case dl := <-w.queue:
+			w.reserved.Add(-1)
+			w.waited.Store(int64(w.d.opts.Now().Sub(dl.UpdatedAt)))
+			if w.reserved.Load() <= w.want.Load() && w.backlog.Load() {
+				w.poke()
+			}
+			w.send(dl)
+		case <-resized:
+		case <-w.ctx.Done():
+			return
+		}
+	}
+}
+
+// release gives back the leases of queued deliveries at stop.
+func (w *worker) release() {
+	var left []*store.Delivery
+	for {
+		select {
+		case dl := <-w.queue:
+			left = append(left, dl)
+			continue
+		default:
+		}
+		break
+	}
+	if len(left) == 0 {
+		return
+	}
+	w.reserved.Add(-int64(len(left)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.d.st.Release(ctx, left...); err != nil {
+		w.log.Warn("release queued deliveries", "deliveries", len(left), "err", err)
 	}
 }
 
@@ -105,11 +246,14 @@ const maxClaimBackoff = 10 * time.Second
 // no other worker (of this or another instance) takes it while it is
 // sent; after a crash, how long until another one does.
 func (w *worker) lease(t *Target) time.Duration {
-	margin := w.d.opts.LeaseMargin
+	return time.Duration(t.Delivery.Timeout) + w.margin(t)
+}
+
+func (w *worker) margin(t *Target) time.Duration {
 	if m := time.Duration(t.Delivery.LeaseMargin); m > 0 {
-		margin = m
+		return m
 	}
-	return time.Duration(t.Delivery.Timeout) + margin
+	return w.d.opts.LeaseMargin
 }
 
 // pause waits for d or until the worker stops.
@@ -122,7 +266,8 @@ func (w *worker) pause(d time.Duration) {
 	}
 }
 
-// idle waits for a poke, the next due delivery or the poll interval.
+// idle waits for a poke, the next due delivery or the poll interval; after
+// the poll interval the store is looked at again in any case.
 func (w *worker) idle(drained bool) {
 	wait := w.d.opts.Poll
 	if drained {
@@ -137,6 +282,7 @@ func (w *worker) idle(drained bool) {
 	select {
 	case <-w.wake:
 	case <-timer.C:
+		w.backlog.Store(true)
 	case <-w.ctx.Done():
 	}
 }
@@ -147,8 +293,15 @@ func (w *worker) waitRate(t *Target) bool {
 	if !ok || r.Rate() <= 0 {
 		return true
 	}
+	w.rateMu.Lock()
 	now := w.d.opts.Now()
-	if wait := w.nextStart.Sub(now); wait > 0 {
+	start := now
+	if w.nextStart.After(now) {
+		start = w.nextStart
+	}
+	w.nextStart = start.Add(time.Duration(float64(time.Second) / r.Rate()))
+	w.rateMu.Unlock()
+	if wait := start.Sub(now); wait > 0 {
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		select {
@@ -156,50 +309,46 @@ func (w *worker) waitRate(t *Target) bool {
 		case <-w.ctx.Done():
 			return false
 		}
-		now = w.nextStart
 	}
-	w.nextStart = now.Add(time.Duration(float64(time.Second) / r.Rate()))
 	return true
 }
 
+// send makes one attempt at dl under the sink's current settings and hands
+// the outcome to the recorder. A delivery whose lease no longer covers a
+// whole attempt is given back instead: another claim sends it, and no two
+// sends of one delivery overlap.
 func (w *worker) send(dl *store.Delivery) {
 	t := w.target.Load()
+	if !w.waitRate(t) {
+		w.d.ledger.release(dl)
+		return
+	}
 	start := w.d.opts.Now()
-	err := w.attempt(t, dl)
+	timeout := time.Duration(t.Delivery.Timeout)
+	if dl.LeaseUntil.Sub(start) < timeout {
+		w.log.Warn("lease too short for an attempt, giving it back", "delivery", dl.ID, "lease_left", dl.LeaseUntil.Sub(start))
+		w.d.ledger.release(dl)
+		return
+	}
+	err := w.attempt(t, dl, timeout)
 	o := decide(t.Delivery.Retry, err, dl.Attempts, dl.QueuedAt, w.d.opts.Now(), w.d.opts.Rand)
-	o.ID, o.Started, o.Duration = dl.ID, start, w.d.opts.Now().Sub(start)
-	// Record even while stopping: the outcome is real.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if ferr := w.d.st.Finish(ctx, o); ferr != nil {
-		// The lease expires and the delivery is tried again: at least once.
-		w.log.Error("record delivery outcome", "delivery", dl.ID, "err", ferr)
-	}
-	if w.d.opts.Observe != nil {
-		w.d.opts.Observe(w.name, o)
-	}
-	attrs := []any{"delivery", dl.ID, "event", dl.EventID, "rule", dl.Rule, "attempt", dl.Attempts, "duration", o.Duration}
-	switch o.State {
-	case store.StateDelivered:
-		w.log.Info("delivered", attrs...)
-	case store.StateDead:
-		w.log.Error("delivery dead", append(attrs, "status", o.Status, "err", o.Error)...)
-	default:
-		w.log.Warn("delivery failed, will retry", append(attrs, "status", o.Status, "err", o.Error, "next_attempt", o.NextAttemptAt)...)
-	}
+	o.ID, o.Lease, o.Started, o.Duration = dl.ID, dl.Lease, start, w.d.opts.Now().Sub(start)
+	w.d.ledger.record(w, dl, o)
 }
 
-func (w *worker) attempt(t *Target, dl *store.Delivery) (err error) {
+func (w *worker) attempt(t *Target, dl *store.Delivery, timeout time.Duration) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("sink panicked: %v", p)
 		}
 	}()
-	ev, err := event.Decode(dl.EventJSON)
-	if err != nil {
-		return sinks.Permanent(err)
+	ev := dl.Event
+	if ev == nil {
+		if ev, err = event.Decode(dl.EventJSON); err != nil {
+			return sinks.Permanent(err)
+		}
 	}
-	ctx, cancel := context.WithTimeout(w.d.sendCtx, time.Duration(t.Delivery.Timeout))
+	ctx, cancel := context.WithTimeout(w.d.sendCtx, timeout)
 	defer cancel()
 	return t.Sink.Send(ctx, &sinks.Message{
 		DeliveryID: dl.ID,
@@ -211,4 +360,17 @@ func (w *worker) attempt(t *Target, dl *store.Delivery) (err error) {
 		EventJSON:  dl.EventJSON,
 		Attempt:    dl.Attempts,
 	})
+}
+
+// report logs the outcome of an attempt once it is recorded.
+func (w *worker) report(dl *store.Delivery, o store.Outcome) {
+	attrs := []any{"delivery", dl.ID, "event", dl.EventID, "rule", dl.Rule, "attempt", dl.Attempts, "duration", o.Duration}
+	switch o.State {
+	case store.StateDelivered:
+		w.log.Info("delivered", attrs...)
+	case store.StateDead:
+		w.log.Error("delivery dead", append(attrs, "status", o.Status, "err", o.Error)...)
+	default:
+		w.log.Warn("delivery failed, will retry", append(attrs, "status", o.Status, "err", o.Error, "next_attempt", o.NextAttemptAt)...)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // scrape fetches the metrics as Prometheus scrapes them and returns each
@@ -149,10 +150,10 @@ func TestQueueFromStore(t *testing.T) {
 	defer st.Close()
 	ev := &event.Event{Source: "interfax", Type: "fax.outbound", Subject: "664598111", Status: "failure", DedupKey: "k"}
 	ev.Seal("interfax", time.Now().Add(-time.Minute))
-	plan := func(*event.Event) []store.Planned {
-		return []store.Planned{{Rule: "r", Sink: "ops-slack"}, {Rule: "r", Sink: "audit"}}
+	plan := func(*event.Event) rules.Result {
+		return rules.Result{Matches: []rules.Match{{Rule: "r", Sink: "ops-slack"}, {Rule: "r", Sink: "audit"}}}
 	}
-	if _, err := st.Ingest(ctx, []*event.Event{ev}, plan); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{ev}, plan, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := scrape(t, New(st.Stats, slog.New(slog.DiscardHandler)))

@@ -99,7 +99,7 @@ func (e *apiEnv) kill(t *testing.T, sink string) {
 		t.Fatal(err)
 	}
 	for _, d := range ds {
-		if err := e.st.Finish(ctx, store.Outcome{ID: d.ID, State: store.StateDead, Status: 500, Error: "status 500: boom", Started: time.Now(), Duration: 7 * time.Millisecond}); err != nil {
+		if err := e.st.Finish(ctx, store.Outcome{ID: d.ID, Lease: d.Lease, State: store.StateDead, Status: 500, Error: "status 500: boom", Started: time.Now(), Duration: 7 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/metrics"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // BenchmarkIntakeWhilePruning measures reply latency at a steady 2,500
@@ -31,8 +32,8 @@ func BenchmarkIntakeWhilePruning(b *testing.B) {
 
 	// A month ago: 20,000 events, each delivered to two sinks.
 	offset.Store(int64(-30 * 24 * time.Hour))
-	plan := func(*event.Event) []store.Planned {
-		return []store.Planned{{Rule: "final", Sink: "api"}, {Rule: "all", Sink: "audit"}}
+	plan := func(*event.Event) rules.Result {
+		return rules.Result{Matches: []rules.Match{{Rule: "final", Sink: "api"}, {Rule: "all", Sink: "audit"}}}
 	}
 	const oldEvents = 20000
 	for i := 0; i < oldEvents; i += 500 {
@@ -41,7 +42,7 @@ func BenchmarkIntakeWhilePruning(b *testing.B) {
 			evs[j] = &event.Event{Source: "telesign", Type: "sms", Subject: fmt.Sprint("old-", i+j), Status: "success", Final: true, DedupKey: fmt.Sprint(i + j)}
 			evs[j].Seal("telesign", clock())
 		}
-		if _, err := st.Ingest(ctx, evs, plan); err != nil {
+		if _, err := st.Ingest(ctx, evs, plan, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -56,7 +57,7 @@ func BenchmarkIntakeWhilePruning(b *testing.B) {
 			}
 			os := make([]store.Outcome, len(ds))
 			for i, d := range ds {
-				os[i] = store.Outcome{ID: d.ID, State: store.StateDelivered, Status: 200, Started: clock()}
+				os[i] = store.Outcome{ID: d.ID, Lease: d.Lease, State: store.StateDelivered, Status: 200, Started: clock()}
 			}
 			if err := st.Finish(ctx, os...); err != nil {
 				b.Fatal(err)

@@ -34,6 +34,7 @@ type Server struct {
 	log     *slog.Logger
 	cur     atomic.Pointer[Routing]
 	notify  func(sinks []string)
+	handoff store.Handoff
 	now     func() time.Time
 	metrics Metrics
 }
@@ -54,6 +55,11 @@ type Metrics struct {
 func New(st *store.Store, log *slog.Logger, notify func([]string), m Metrics) *Server {
 	return &Server{st: st, log: log, notify: notify, now: time.Now, metrics: m}
 }
+
+// SetHandoff makes intake hand the deliveries it creates straight to h
+// (the delivery workers) instead of leaving them for a claim. Call it
+// before serving.
+func (s *Server) SetHandoff(h store.Handoff) { s.handoff = h }
 
 // Swap installs a new routing configuration for the requests that follow.
 func (s *Server) Swap(r *Routing) { s.cur.Store(r) }
@@ -179,48 +185,42 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, rc receivers.Rec
 	for _, ev := range events {
 		ev.Seal(name, start)
 	}
-	plan, countMatches := s.countMatches(s.planner(rt.Router))
-	res, err := s.st.Ingest(r.Context(), events, plan)
+	res, err := s.st.Ingest(r.Context(), events, rt.Router.Route, s.handoff)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return nil, nil, &receivers.Error{Status: http.StatusServiceUnavailable, Msg: "request cancelled before it was stored", Err: err}
 		}
 		return nil, nil, &receivers.Error{Status: http.StatusServiceUnavailable, Msg: "store unavailable, retry later", Err: err}
 	}
-	if s.metrics.Event != nil {
-		for _, ev := range res.Stored {
-			s.metrics.Event(ev)
-		}
-	}
-	countMatches(res.Stored)
-	if s.metrics.Throttled != nil {
-		for _, rule := range res.Throttled {
-			s.metrics.Throttled(rule)
-		}
-	}
+	s.report(res)
 	if len(res.Sinks) > 0 && s.notify != nil {
 		s.notify(res.Sinks)
 	}
 	return events, res, nil
 }
 
-// planner adapts the rules to the store's intake: it runs in the intake
-// transaction, after previous_status and stale are known.
-func (s *Server) planner(router *rules.Router) store.Planner {
-	return func(ev *event.Event) []store.Planned {
-		res := router.Route(ev)
-		for _, e := range res.Errors {
-			s.log.Error("rule failed", "rule", e.Rule, "event", ev.ID, "err", e.Err)
-			if s.metrics.RuleError != nil {
-				s.metrics.RuleError(e.Rule)
+// report logs and counts what an intake stored, once it is committed.
+func (s *Server) report(res *store.IngestResult) {
+	for _, e := range res.RuleErrors {
+		s.log.Error("rule failed", "rule", e.Rule, "event", e.Event, "err", e.Err)
+		if s.metrics.RuleError != nil {
+			s.metrics.RuleError(e.Rule)
+		}
+	}
+	for i, ev := range res.Stored {
+		if s.metrics.Event != nil {
+			s.metrics.Event(ev)
+		}
+		if s.metrics.Match != nil {
+			for _, rule := range res.Matched[i] {
+				s.metrics.Match(rule)
 			}
 		}
-		out := make([]store.Planned, len(res.Matches))
-		for i, m := range res.Matches {
-			out[i] = store.Planned{Rule: m.Rule, Sink: m.Sink, Title: m.Title, Text: m.Text, Templated: m.Templated,
-				ThrottleKey: m.ThrottleKey, Window: m.Window, Render: m.Render}
+	}
+	if s.metrics.Throttled != nil {
+		for _, rule := range res.Throttled {
+			s.metrics.Throttled(rule)
 		}
-		return out
 	}
 }
 

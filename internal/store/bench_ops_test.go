@@ -28,7 +28,7 @@ func benchLog(b *testing.B, old, pending int) (*Store, *clock) {
 				evs[j] = &event.Event{Source: "telesign", Type: "sms", Subject: fmt.Sprint(prefix, i+j), Status: "success", Final: true, DedupKey: fmt.Sprint(prefix, i+j)}
 				evs[j].Seal("telesign", c.now())
 			}
-			if _, err := st.Ingest(ctx, evs, toSinks(sinks...)); err != nil {
+			if _, err := st.Ingest(ctx, evs, toSinks(sinks...), nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -45,7 +45,7 @@ func benchLog(b *testing.B, old, pending int) (*Store, *clock) {
 			}
 			os := make([]Outcome, len(ds))
 			for i, d := range ds {
-				os[i] = Outcome{ID: d.ID, State: StateDelivered, Status: 200, Started: c.now()}
+				os[i] = Outcome{ID: d.ID, Lease: d.Lease, State: StateDelivered, Status: 200, Started: c.now()}
 			}
 			if err := st.Finish(ctx, os...); err != nil {
 				b.Fatal(err)

@@ -3,55 +3,172 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base32"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/rules"
 )
+
+// Planner routes a sealed event (PreviousStatus and Stale set) to its
+// deliveries: the rules' matches, one per sink, and the rules that failed
+// on it. It must be pure. Ingest runs it on the caller's goroutine, before
+// the event reaches the serialized writer, with the subject state it
+// expects; in the rare case the writer finds another state (a concurrent
+// callback about the same transaction got there first) it runs it again.
+type Planner func(ev *event.Event) rules.Result
+
+// Handoff takes deliveries straight from intake to this process's delivery
+// workers, so a fresh delivery needs no claim round trip: Ingest stores it
+// already leased to this process and, once committed, hands it over. A
+// delivery that is not reserved is stored unleased and claimed later.
+type Handoff interface {
+	// Reserve asks for room for one new delivery of sink; ok with the lease
+	// to store it under.
+	Reserve(sink string) (lease time.Duration, ok bool)
+	// Unreserve gives back a reservation that was not used.
+	Unreserve(sink string)
+	// Take hands over committed deliveries leased to this process.
+	Take(ds []*Delivery)
+}
+
+// IngestResult reports what an intake stored.
+type IngestResult struct {
+	// Stored are the new events, sealed (PreviousStatus and Stale set).
+	Stored []*event.Event
+	// Duplicates are the events that were already stored; they create no
+	// deliveries.
+	Duplicates []*event.Event
+	// Deliveries is the number of deliveries created.
+	Deliveries int
+	// Sinks names the sinks that got new deliveries to claim from the
+	// store: those not handed over (see Handoff).
+	Sinks []string
+	// Matched names, for each stored event in order, the rules it matched.
+	Matched [][]string
+	// RuleErrors are the rules that failed on a stored event.
+	RuleErrors []EventRuleError
+	// Throttled names the rule of each match a throttle suppressed (once
+	// per event and rule); its deliveries are stored as suppressed and not
+	// counted in Deliveries.
+	Throttled []string
+	// Replanned counts the events routed again inside the writer because
+	// their subject's state changed after they were first routed.
+	Replanned int
+}
+
+// EventRuleError is a rule that failed on a stored event.
+type EventRuleError struct {
+	Event string
+	rules.RuleError
+}
+
+// prepared is an event routed and encoded for the subject state it expects
+// (ev.PreviousStatus, ev.Stale).
+type prepared struct {
+	ev   *event.Event
+	res  rules.Result
+	body []byte
+}
+
+func prepare(ev *event.Event, prev string, stale bool, plan Planner) (*prepared, error) {
+	ev.PreviousStatus, ev.Stale = prev, stale
+	p := &prepared{ev: ev, res: plan(ev)}
+	var err error
+	if p.body, err = json.Marshal(ev); err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	return p, nil
+}
 
 // Ingest stores the events of one callback with the deliveries plan decides
 // for each, all or nothing, and returns once they are durable. Events already
 // stored (same id) are duplicates: they are reported and create nothing.
 //
-// For each new event it reads and updates the state of its subject (source +
-// subject) to set PreviousStatus and Stale: an event that arrives after a
-// final one for the same subject is stale and does not change that state.
-func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner) (*IngestResult, error) {
+// For each new event the writer reads and updates the state of its subject
+// (source + subject) in one statement, to set PreviousStatus and Stale: an
+// event that arrives after a final one for the same subject is stale and
+// does not change that state. The rules run before, on the caller's
+// goroutine, for the state the subject had at its last commit
+// (subjectHints); the writer routes again only an event whose subject
+// changed meanwhile, so the result is exactly that of routing in commit
+// order.
+//
+// h, if not nil, is offered every new pending delivery (see Handoff).
+func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner, h Handoff) (*IngestResult, error) {
+	preps := make([]*prepared, len(events))
+	for i, ev := range events {
+		prev, final := s.hints.get(ev.Source, ev.Subject)
+		p, err := prepare(ev, prev, final, plan)
+		if err != nil {
+			return nil, err
+		}
+		preps[i] = p
+	}
 	var res *IngestResult
+	var leased []*Delivery
+	var reserved []string // sinks reserved by the last run of the operation
+	unreserve := func() {
+		for _, sink := range reserved {
+			h.Unreserve(sink)
+		}
+		reserved, leased = reserved[:0], leased[:0]
+	}
+	token := s.leaseToken()
 	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		unreserve() // a run again after another operation failed
 		res = &IngestResult{}
 		if err := s.lockSubjects(ctx, tx, events); err != nil {
 			return err
 		}
 		seen := map[string]bool{}
-		for _, ev := range events {
-			planned, throttled, stored, err := s.ingestOne(ctx, tx, ev, plan)
-			if err != nil {
+		for _, p := range preps {
+			in := ingestion{tx: tx, p: p, plan: plan, h: h, token: token, now: s.now()}
+			if err := s.ingestOne(ctx, &in); err != nil {
 				return err
 			}
-			res.Throttled = append(res.Throttled, throttled...)
-			if !stored {
-				res.Duplicates = append(res.Duplicates, ev)
+			reserved = append(reserved, in.reserved...)
+			leased = append(leased, in.leased...)
+			res.Throttled = append(res.Throttled, in.throttled...)
+			if in.replanned {
+				res.Replanned++
+			}
+			if !in.stored {
+				res.Duplicates = append(res.Duplicates, p.ev)
 				continue
 			}
-			res.Stored = append(res.Stored, ev)
-			res.Deliveries += len(planned)
-			for _, p := range planned {
-				if !seen[p.Sink] {
-					seen[p.Sink] = true
-					res.Sinks = append(res.Sinks, p.Sink)
+			res.Stored = append(res.Stored, p.ev)
+			res.Matched = append(res.Matched, p.res.Matched)
+			for _, e := range p.res.Errors {
+				res.RuleErrors = append(res.RuleErrors, EventRuleError{Event: p.ev.ID, RuleError: e})
+			}
+			res.Deliveries += in.created
+			for _, sink := range in.queued {
+				if !seen[sink] {
+					seen[sink] = true
+					res.Sinks = append(res.Sinks, sink)
 				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
+		if h != nil {
+			unreserve()
+		}
 		return nil, err
+	}
+	for _, ev := range res.Stored {
+		if !ev.Stale {
+			s.hints.put(ev.Source, ev.Subject, ev.Status, ev.Final)
+		}
+	}
+	if len(leased) > 0 {
+		h.Take(leased)
 	}
 	return res, nil
 }
@@ -79,100 +196,136 @@ func (s *Store) lockSubjects(ctx context.Context, tx *wtx, events []*event.Event
 	for _, k := range keys {
 		if _, err := tx.exec(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at)
 			VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO UPDATE SET final = subjects.final`, k[0], k[1], now); err != nil {
-			return fmt.Errorf("%w: lock subject: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: lock subject: %w", ErrUnavailable, err)
 		}
 	}
 	return nil
 }
 
-// ingestOne stores one event and its deliveries; it returns the deliveries
-// to send and the rules a throttle suppressed.
-func (s *Store) ingestOne(ctx context.Context, tx *wtx, ev *event.Event, plan Planner) ([]Planned, []string, bool, error) {
-	now := ms(s.now())
-	var prev string
-	var final int
-	var err error
-	if s.d.forUpdate != "" {
-		// Lock the subject (creating its row if needed) and read it in one
-		// statement, so concurrent instances see each other's statuses in
-		// order: an upsert waits for a concurrent insert of the same row
-		// and returns its latest version.
-		err = tx.queryRow(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at)
-			VALUES (?, ?, '', 0, ?) ON CONFLICT (source, subject) DO UPDATE SET final = subjects.final
-			RETURNING status, final`, ev.Source, ev.Subject, now).Scan(&prev, &final)
-	} else {
-		// SQLite has one writer, this one: no lock is needed.
-		err = tx.queryRow(ctx, `SELECT status, final FROM subjects WHERE source = ? AND subject = ?`,
-			ev.Source, ev.Subject).Scan(&prev, &final)
-	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
-	}
-	ev.PreviousStatus = prev
-	ev.Stale = final != 0
+// ingestion is the writer's work on one prepared event, and what it did.
+type ingestion struct {
+	tx    *wtx
+	p     *prepared
+	plan  Planner
+	h     Handoff
+	token string
+	now   time.Time
 
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("encode event %s: %w", ev.ID, err)
-	}
+	stored    bool
+	replanned bool
+	created   int         // deliveries to send (not suppressed)
+	throttled []string    // rules a throttle suppressed
+	reserved  []string    // sinks whose handoff reservation was taken
+	queued    []string    // sinks of deliveries left for a claim
+	leased    []*Delivery // deliveries stored leased to this process
+}
+
+// upsertSubject records an event's status as its subject's state (unless
+// the subject is final already: a stale event changes nothing) and returns
+// the state before, all in one statement: on Postgres the upsert locks the
+// row until commit, so concurrent instances see each other's statuses in
+// order.
+const upsertSubject = `INSERT INTO subjects (source, subject, status, final, updated_at, prior_status, prior_final)
+	VALUES (?, ?, ?, ?, ?, '', 0)
+	ON CONFLICT (source, subject) DO UPDATE SET
+		prior_status = subjects.status, prior_final = subjects.final,
+		status = CASE WHEN subjects.final <> 0 THEN subjects.status ELSE excluded.status END,
+		final = CASE WHEN subjects.final <> 0 THEN subjects.final ELSE excluded.final END,
+		updated_at = CASE WHEN subjects.final <> 0 THEN subjects.updated_at ELSE excluded.updated_at END
+	RETURNING prior_status, prior_final`
+
+// ingestOne stores one event and its deliveries.
+func (s *Store) ingestOne(ctx context.Context, in *ingestion) error {
+	tx, p, ev := in.tx, in.p, in.p.ev
+	now := ms(in.now)
 	r, err := tx.exec(ctx, `INSERT INTO events (id, receiver, source, type, subject, status, received_at, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		ev.ID, ev.Receiver, ev.Source, ev.Type, ev.Subject, ev.Status, ms(ev.ReceivedAt), string(body))
+		ev.ID, ev.Receiver, ev.Source, ev.Type, ev.Subject, ev.Status, ms(ev.ReceivedAt), string(p.body))
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: event: %w", ErrUnavailable, err)
 	}
 	if n, err := r.RowsAffected(); err != nil {
-		return nil, nil, false, fmt.Errorf("%w: event: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: event: %w", ErrUnavailable, err)
 	} else if n == 0 {
-		return nil, nil, false, nil // a repeated callback
+		return nil // a repeated callback
 	}
+	in.stored = true
 	if s.hookEv != nil {
 		if err := s.hookEv(); err != nil {
-			return nil, nil, false, err
+			return err
 		}
 	}
-	if !ev.Stale {
-		if _, err := tx.exec(ctx, `INSERT INTO subjects (source, subject, status, final, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (source, subject) DO UPDATE SET status = excluded.status, final = excluded.final, updated_at = excluded.updated_at`,
-			ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now); err != nil {
-			return nil, nil, false, fmt.Errorf("%w: subject: %v", ErrUnavailable, err)
+	var prev string
+	var final int
+	if err := tx.queryRow(ctx, upsertSubject, ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now).Scan(&prev, &final); err != nil {
+		return fmt.Errorf("%w: subject: %w", ErrUnavailable, err)
+	}
+	if prev != ev.PreviousStatus || (final != 0) != ev.Stale {
+		// Routed for another state: route again for the one committed.
+		q, err := prepare(ev, prev, final != 0, in.plan)
+		if err != nil {
+			return err
+		}
+		*p = *q
+		in.replanned = true
+		if _, err := tx.exec(ctx, `UPDATE events SET body = ? WHERE id = ?`, string(p.body), ev.ID); err != nil {
+			return fmt.Errorf("%w: event: %w", ErrUnavailable, err)
 		}
 	}
-	planned := plan(ev)
-	states, throttled, err := s.throttle(ctx, tx, planned, now)
+	matches := slices.Clone(p.res.Matches) // a throttle may render some again
+	states, throttled, err := s.throttle(ctx, tx, matches, now)
 	if err != nil {
-		return nil, nil, false, err
+		return err
 	}
-	send := planned
-	if states != nil {
-		send = make([]Planned, 0, len(planned))
-	}
+	in.throttled = throttled
 	// One statement for all of the event's deliveries: on Postgres each
 	// statement is a round trip.
-	args := make([]any, 0, 12*len(planned))
-	for i, p := range planned {
+	args := make([]any, 0, deliveryInsertColumns*len(matches))
+	for i, m := range matches {
 		state := StatePending
 		if states != nil {
-			if state = states[i]; state == StatePending {
-				send = append(send, p)
+			state = states[i]
+		}
+		id := DeliveryID(ev.ID, m.Rule, m.Sink)
+		var leaseUntil int64
+		var owner string
+		attempts := 0
+		if state == StatePending {
+			in.created++
+			in.queued = append(in.queued, m.Sink)
+			if in.h != nil {
+				if lease, ok := in.h.Reserve(m.Sink); ok {
+					in.reserved = append(in.reserved, m.Sink)
+					in.queued = in.queued[:len(in.queued)-1]
+					until := in.now.Add(lease)
+					leaseUntil, owner, attempts = ms(until), in.token, 1
+					in.leased = append(in.leased, &Delivery{ID: id, EventID: ev.ID, Rule: m.Rule, Sink: m.Sink,
+						Title: m.Title, Text: m.Text, Templated: m.Templated, State: StatePending, Attempts: 1,
+						CreatedAt: fromMS(now), QueuedAt: fromMS(now), UpdatedAt: fromMS(now), Subject: ev.Subject,
+						EventJSON: p.body, Event: ev, LeaseUntil: until, Lease: in.token})
+				}
 			}
 		}
-		args = append(args, DeliveryID(ev.ID, p.Rule, p.Sink), ev.ID, p.Rule, p.Sink, p.Title, p.Text, b2i(p.Templated),
-			state, now, now, now, now)
+		args = append(args, id, ev.ID, m.Rule, m.Sink, m.Title, m.Text, b2i(m.Templated),
+			state, now, now, now, now, attempts, leaseUntil, owner)
 	}
 	for len(args) > 0 {
-		n := min(len(args)/12, maxInsertRows)
-		if _, err := tx.exec(ctx, insertDeliveries(n), args[:12*n]...); err != nil {
-			return nil, nil, false, fmt.Errorf("%w: delivery: %v", ErrUnavailable, err)
+		n := min(len(args)/deliveryInsertColumns, maxInsertRows)
+		if _, err := tx.exec(ctx, insertDeliveries(n), args[:deliveryInsertColumns*n]...); err != nil {
+			return fmt.Errorf("%w: delivery: %w", ErrUnavailable, err)
 		}
-		args = args[12*n:]
+		args = args[deliveryInsertColumns*n:]
 	}
-	return send, throttled, true, nil
+	return nil
 }
 
 // maxInsertRows bounds the rows of one INSERT, within the databases'
 // limits on the parameters of a statement.
 const maxInsertRows = 256
+
+// deliveryInsertColumns is the number of values insertDeliveries takes per
+// row.
+const deliveryInsertColumns = 15
 
 // insertDeliveries returns the statement that inserts n deliveries; the
 // common counts are made once.
@@ -191,9 +344,10 @@ var insertDeliveriesN = func() (qs [9]string) {
 }()
 
 func makeInsertDeliveries(n int) string {
-	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	row := "(" + placeholders(deliveryInsertColumns) + ")"
 	return `INSERT INTO deliveries
-		(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at)
+		(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at,
+		 attempts, lease_until, lease_owner)
 		VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // Conformance tests with two instances on one database: what several
@@ -22,7 +23,7 @@ func testInstancesClaim(t *testing.T, open func(testing.TB, *clock) *Store) {
 	ctx := context.Background()
 	const n = 120
 	for i := range n {
-		if _, err := a.Ingest(ctx, []*event.Event{newEvent(fmt.Sprint("s", i), "failure", 1, true)}, toSinks("x")); err != nil {
+		if _, err := a.Ingest(ctx, []*event.Event{newEvent(fmt.Sprint("s", i), "failure", 1, true)}, toSinks("x"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +86,7 @@ func testInstancesDedup(t *testing.T, open func(testing.TB, *clock) *Store) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := st.Ingest(ctx, []*event.Event{newEvent(fmt.Sprint("s", i), "success", 0, true)}, toSinks("x", "y"))
+				res, err := st.Ingest(ctx, []*event.Event{newEvent(fmt.Sprint("s", i), "success", 0, true)}, toSinks("x", "y"), nil)
 				if err != nil {
 					errs <- err
 					return
@@ -132,7 +133,7 @@ func testInstancesSubject(t *testing.T, open func(testing.TB, *clock) *Store) {
 		go func() {
 			defer wg.Done()
 			ev := newEvent("shared", fmt.Sprint("status-", i), i, false)
-			res, err := st.Ingest(ctx, []*event.Event{ev}, toSinks())
+			res, err := st.Ingest(ctx, []*event.Event{ev}, toSinks(), nil)
 			if err != nil {
 				errs <- err
 				return
@@ -181,7 +182,7 @@ func testInstancesCrossed(t *testing.T, open func(testing.TB, *clock) *Store) {
 				if j == 1 {
 					evs = []*event.Event{y, x}
 				}
-				if _, err := st.Ingest(ctx, evs, toSinks("x")); err != nil {
+				if _, err := st.Ingest(ctx, evs, toSinks("x"), nil); err != nil {
 					errs <- fmt.Errorf("callback %d at instance %d: %w", i, j, err)
 				}
 			}()
@@ -204,10 +205,10 @@ func testOddText(t *testing.T, open func(testing.TB, *clock) *Store) {
 	st := open(t, &clock{t: time.Unix(1700000000, 0)})
 	ctx := context.Background()
 	ev := newEvent("sub\x00ject\xff", "failure", 1, true)
-	plan := func(ev *event.Event) []Planned {
-		return []Planned{{Rule: "r\x00", Sink: "a", Title: "t\x00itle \xc3", Text: "x\xffy"}}
-	}
-	res, err := st.Ingest(ctx, []*event.Event{ev}, plan)
+	plan := asPlanner(func(ev *event.Event) []rules.Match {
+		return []rules.Match{{Rule: "r\x00", Sink: "a", Title: "t\x00itle \xc3", Text: "x\xffy"}}
+	})
+	res, err := st.Ingest(ctx, []*event.Event{ev}, plan, nil)
 	if err != nil {
 		t.Fatalf("intake: %v", err)
 	}
@@ -218,7 +219,7 @@ func testOddText(t *testing.T, open func(testing.TB, *clock) *Store) {
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("claim = %v, %v", ds, err)
 	}
-	if err := st.Finish(ctx, Outcome{ID: ds[0].ID, State: StateDead, Error: "bad \x00 reply \xfe"}); err != nil {
+	if err := st.Finish(ctx, Outcome{ID: ds[0].ID, Lease: ds[0].Lease, State: StateDead, Error: "bad \x00 reply \xfe"}); err != nil {
 		t.Fatalf("finish: %v", err)
 	}
 }
@@ -232,7 +233,7 @@ func TestFanOut(t *testing.T) {
 			for i := range sinks {
 				sinks[i] = fmt.Sprint("sink-", i)
 			}
-			res, err := st.Ingest(context.Background(), []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks(sinks...))
+			res, err := st.Ingest(context.Background(), []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks(sinks...), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,14 +56,14 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Delivery, error) {
 	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT `+prefixed("d.", deliveryColumns)+`, e.subject
 		FROM deliveries d JOIN events e ON e.id = d.event_id`+where+` ORDER BY d.created_at DESC, d.id LIMIT ?`), append(args, f.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: list deliveries: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: list deliveries: %w", ErrUnavailable, err)
 	}
 	defer rows.Close()
 	var out []*Delivery
 	for rows.Next() {
 		d, err := scanDeliverySubject(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%w: list deliveries: %v", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: list deliveries: %w", ErrUnavailable, err)
 		}
 		out = append(out, d)
 	}
@@ -123,14 +123,14 @@ func (s *Store) Get(ctx context.Context, id string) (*Delivery, []Attempt, error
 		return nil, nil, fmt.Errorf("delivery %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: get delivery: %v", ErrUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: get delivery: %w", ErrUnavailable, err)
 	}
 	if err := s.attachEvents(ctx, s.read, map[string][]*Delivery{d.EventID: {d}}); err != nil {
 		return nil, nil, err
 	}
 	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT n, started_at, duration_ms, status, error FROM attempts WHERE delivery_id = ? ORDER BY n`), id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: get attempts: %v", ErrUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: get attempts: %w", ErrUnavailable, err)
 	}
 	defer rows.Close()
 	var atts []Attempt
@@ -138,7 +138,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Delivery, []Attempt, error
 		var a Attempt
 		var started, dur int64
 		if err := rows.Scan(&a.N, &started, &dur, &a.Status, &a.Error); err != nil {
-			return nil, nil, fmt.Errorf("%w: get attempts: %v", ErrUnavailable, err)
+			return nil, nil, fmt.Errorf("%w: get attempts: %w", ErrUnavailable, err)
 		}
 		a.Started, a.Duration = fromMS(started), time.Duration(dur)*time.Millisecond
 		atts = append(atts, a)
@@ -158,7 +158,7 @@ func (s *Store) Retry(ctx context.Context, ids ...string) (int, error) {
 			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?
 				WHERE id = ? AND state = ?`, StatePending, now, now, now, id, StateDead)
 			if err != nil {
-				return fmt.Errorf("%w: retry: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: retry: %w", ErrUnavailable, err)
 			}
 			c, _ := r.RowsAffected()
 			n += int(c)

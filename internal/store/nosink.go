@@ -25,7 +25,7 @@ func (s *Store) MatchSinks(ctx context.Context, sinks []string) (held, resumed i
 	// does not hold up intake, and the updates below use the index.
 	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT DISTINCT sink FROM deliveries WHERE state = ?`), StatePending)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: pending sinks: %v", ErrUnavailable, err)
+		return 0, 0, fmt.Errorf("%w: pending sinks: %w", ErrUnavailable, err)
 	}
 	configured := make(map[string]bool, len(sinks))
 	for _, n := range sinks {
@@ -36,7 +36,7 @@ func (s *Store) MatchSinks(ctx context.Context, sinks []string) (held, resumed i
 		var n string
 		if err := rows.Scan(&n); err != nil {
 			rows.Close()
-			return 0, 0, fmt.Errorf("%w: pending sinks: %v", ErrUnavailable, err)
+			return 0, 0, fmt.Errorf("%w: pending sinks: %w", ErrUnavailable, err)
 		}
 		if !configured[n] {
 			gone = append(gone, n)
@@ -44,7 +44,7 @@ func (s *Store) MatchSinks(ctx context.Context, sinks []string) (held, resumed i
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, 0, fmt.Errorf("%w: pending sinks: %v", ErrUnavailable, err)
+		return 0, 0, fmt.Errorf("%w: pending sinks: %w", ErrUnavailable, err)
 	}
 	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		held, resumed = 0, 0
@@ -53,7 +53,7 @@ func (s *Store) MatchSinks(ctx context.Context, sinks []string) (held, resumed i
 			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, updated_at = ? WHERE state = ? AND sink IN (`+placeholders(len(gone))+`)`,
 				append([]any{StateNoSink, now, StatePending}, gone...)...)
 			if err != nil {
-				return fmt.Errorf("%w: hold deliveries: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: hold deliveries: %w", ErrUnavailable, err)
 			}
 			n, _ := r.RowsAffected()
 			held = int(n)
@@ -62,7 +62,7 @@ func (s *Store) MatchSinks(ctx context.Context, sinks []string) (held, resumed i
 			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, updated_at = ? WHERE state = ? AND sink = ?`,
 				StatePending, now, now, StateNoSink, sink)
 			if err != nil {
-				return fmt.Errorf("%w: resume deliveries: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: resume deliveries: %w", ErrUnavailable, err)
 			}
 			n, _ := r.RowsAffected()
 			resumed += int(n)

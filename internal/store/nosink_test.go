@@ -18,10 +18,10 @@ func testMatchSinks(t *testing.T, open func(testing.TB, *clock) *Store) {
 	c := &clock{t: time.Unix(1700000000, 0)}
 	st := open(t, c)
 	ctx := context.Background()
-	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a", "b")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a", "b"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s2", "failure", 1, true)}, toSinks("b")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s2", "failure", 1, true)}, toSinks("b"), nil); err != nil {
 		t.Fatal(err)
 	}
 	states := func() map[string]int {
@@ -90,7 +90,7 @@ func TestMatchSinksInFlight(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := open(t, &clock{t: time.Unix(1700000000, 0)})
 			ctx := context.Background()
-			if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true), newEvent("s2", "failure", 1, true)}, toSinks("gone")); err != nil {
+			if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true), newEvent("s2", "failure", 1, true)}, toSinks("gone"), nil); err != nil {
 				t.Fatal(err)
 			}
 			ds, err := st.Claim(ctx, "gone", 10, time.Minute)
@@ -101,8 +101,8 @@ func TestMatchSinksInFlight(t *testing.T) {
 				t.Fatalf("held %d, %v", held, err)
 			}
 			if err := st.Finish(ctx,
-				Outcome{ID: ds[0].ID, State: StatePending, NextAttemptAt: st.now().Add(time.Second), Status: 503, Error: "503"},
-				Outcome{ID: ds[1].ID, State: StateDelivered, Status: 200}); err != nil {
+				Outcome{ID: ds[0].ID, Lease: ds[0].Lease, State: StatePending, NextAttemptAt: st.now().Add(time.Second), Status: 503, Error: "503"},
+				Outcome{ID: ds[1].ID, Lease: ds[1].Lease, State: StateDelivered, Status: 200}); err != nil {
 				t.Fatal(err)
 			}
 			for i, want := range []string{StateNoSink, StateDelivered} {

@@ -29,34 +29,39 @@ func scanDelivery(sc interface{ Scan(...any) error }) (*Delivery, error) {
 
 // Claim leases up to limit due deliveries of sink to this process for
 // lease, counting the attempt, and returns them with their events. A
-// delivery whose lease expired (its worker died) is due again.
+// delivery whose lease expired (its worker died) is due again. Each claim
+// has its own lease token (Delivery.Lease), under which Finish records the
+// outcome.
 func (s *Store) Claim(ctx context.Context, sink string, limit int, lease time.Duration) ([]*Delivery, error) {
 	var out []*Delivery
+	token := s.leaseToken()
 	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		out = out[:0]
 		now := s.now()
+		until := now.Add(lease)
 		rows, err := tx.query(ctx, `UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempts = attempts + 1, updated_at = ?
 			WHERE id IN (SELECT id FROM deliveries
 				WHERE sink = ? AND state = ? AND next_attempt_at <= ? AND lease_until <= ?
 				ORDER BY next_attempt_at LIMIT ?`+s.d.skipLocked+`)
 			RETURNING `+deliveryColumns,
-			ms(now.Add(lease)), s.owner, ms(now), sink, StatePending, ms(now), ms(now), limit)
+			ms(until), token, ms(now), sink, StatePending, ms(now), ms(now), limit)
 		if err != nil {
-			return fmt.Errorf("%w: claim: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 		}
 		byEvent := map[string][]*Delivery{}
 		for rows.Next() {
 			d, err := scanDelivery(rows)
 			if err != nil {
 				rows.Close()
-				return fmt.Errorf("%w: claim: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 			}
+			d.LeaseUntil, d.Lease = until, token
 			out = append(out, d)
 			byEvent[d.EventID] = append(byEvent[d.EventID], d)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("%w: claim: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 		}
 		return s.attachEvents(ctx, tx, byEvent)
 	})
@@ -81,13 +86,13 @@ func (s *Store) attachEvents(ctx context.Context, q querier, byEvent map[string]
 	}
 	rows, err := q.QueryContext(ctx, s.d.q(`SELECT id, body FROM events WHERE id IN (`+placeholders(len(ids))+`)`), ids...)
 	if err != nil {
-		return fmt.Errorf("%w: load events: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: load events: %w", ErrUnavailable, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, body string
 		if err := rows.Scan(&id, &body); err != nil {
-			return fmt.Errorf("%w: load events: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: load events: %w", ErrUnavailable, err)
 		}
 		for _, d := range byEvent[id] {
 			d.EventJSON = []byte(body)
@@ -100,10 +105,11 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// Finish records the outcomes of attempts made under this process's lease,
-// each in the delivery's attempt history. An outcome for a delivery whose
-// lease was lost (it expired and another worker claimed it again) is
-// dropped: the new owner records its own attempt.
+// Finish records the outcomes of attempts, each in the delivery's attempt
+// history, in one transaction. An outcome is recorded only under the lease
+// token of the delivery's current claim: one whose lease was lost (it
+// expired and the delivery was claimed again, by this process or another)
+// is dropped, since the new claim records its own attempt.
 func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		now := ms(s.now())
@@ -116,21 +122,43 @@ func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 				last_status = ?, last_error = ?, updated_at = ?
 				WHERE id = ? AND lease_owner = ?`,
 				StateNoSink, o.State, StatePending, o.State,
-				nextAttempt(o, now), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, s.owner)
+				nextAttempt(o, now), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, o.Lease)
 			if err != nil {
-				return fmt.Errorf("%w: finish: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: finish: %w", ErrUnavailable, err)
 			}
 			if n, _ := r.RowsAffected(); n == 0 {
 				continue // lease lost: the new owner records its own attempt
 			}
-			if _, err := tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, owner)
-				SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ?, ? FROM attempts WHERE delivery_id = ?`,
-				o.ID, ms(o.Started), o.Duration.Milliseconds(), o.Status, truncate(o.Error, maxErrorLen), s.owner, o.ID); err != nil {
-				return fmt.Errorf("%w: record attempt: %v", ErrUnavailable, err)
+			var n int
+			if err := tx.queryRow(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, owner)
+				SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ?, ? FROM attempts WHERE delivery_id = ?
+				RETURNING n`,
+				o.ID, ms(o.Started), o.Duration.Milliseconds(), o.Status, truncate(o.Error, maxErrorLen), s.owner, o.ID).Scan(&n); err != nil {
+				return fmt.Errorf("%w: record attempt: %w", ErrUnavailable, err)
 			}
-			if _, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id = ?
-				AND n <= (SELECT MAX(n) FROM attempts WHERE delivery_id = ?) - ?`, o.ID, o.ID, maxAttemptsKept); err != nil {
-				return fmt.Errorf("%w: bound attempts: %v", ErrUnavailable, err)
+			if n <= maxAttemptsKept {
+				continue
+			}
+			if _, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id = ? AND n <= ?`, o.ID, n-maxAttemptsKept); err != nil {
+				return fmt.Errorf("%w: bound attempts: %w", ErrUnavailable, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Release gives up this process's leases on deliveries it claimed but will
+// not attempt (it is stopping), so they are due again at once, here or on
+// another instance. The attempt the claim counted is taken back.
+func (s *Store) Release(ctx context.Context, ds ...*Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		for _, d := range ds {
+			if _, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = 0, lease_owner = '', attempts = attempts - 1
+				WHERE id = ? AND lease_owner = ?`, d.ID, d.Lease); err != nil {
+				return fmt.Errorf("%w: release: %w", ErrUnavailable, err)
 			}
 		}
 		return nil
@@ -172,7 +200,7 @@ func (s *Store) NextDue(ctx context.Context, sink string) (time.Time, error) {
 	err := s.read.QueryRowContext(ctx, s.d.q(`SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
 		FROM deliveries WHERE sink = ? AND state = ?`), sink, StatePending).Scan(&v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: next due: %v", ErrUnavailable, err)
+		return time.Time{}, fmt.Errorf("%w: next due: %w", ErrUnavailable, err)
 	}
 	if !v.Valid {
 		return time.Time{}, nil
@@ -187,9 +215,10 @@ func (s *Store) NextDue(ctx context.Context, sink string) (time.Time, error) {
 func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
 	var n int
 	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-		r, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = 0, lease_owner = '' WHERE lease_until > 0 AND lease_owner <> ?`, s.owner)
+		r, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = 0, lease_owner = ''
+			WHERE lease_until > 0 AND lease_owner NOT LIKE ?`, s.owner+".%")
 		if err != nil {
-			return fmt.Errorf("%w: release leases: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: release leases: %w", ErrUnavailable, err)
 		}
 		c, _ := r.RowsAffected()
 		n = int(c)

@@ -17,20 +17,20 @@ func (s *Store) RetryDead(ctx context.Context, sink string, since time.Time) (in
 		where, args := Filter{State: StateDead, Sink: sink, Since: since}.where()
 		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.id FROM deliveries d`+where+` LIMIT ?`), append(args, batch)...)
 		if err != nil {
-			return total, fmt.Errorf("%w: retry dead: %v", ErrUnavailable, err)
+			return total, fmt.Errorf("%w: retry dead: %w", ErrUnavailable, err)
 		}
 		var ids []string
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return total, fmt.Errorf("%w: retry dead: %v", ErrUnavailable, err)
+				return total, fmt.Errorf("%w: retry dead: %w", ErrUnavailable, err)
 			}
 			ids = append(ids, id)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return total, fmt.Errorf("%w: retry dead: %v", ErrUnavailable, err)
+			return total, fmt.Errorf("%w: retry dead: %w", ErrUnavailable, err)
 		}
 		if len(ids) == 0 {
 			return total, nil

@@ -149,7 +149,7 @@ func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff 
 	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT id, event_id FROM deliveries
 		WHERE sink = ? AND state = ? AND next_attempt_at < ? ORDER BY next_attempt_at LIMIT ?`), sink, state, cutoff, limit)
 	if err != nil {
-		return Pruned{}, 0, fmt.Errorf("%w: prune: %v", ErrUnavailable, err)
+		return Pruned{}, 0, fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 	}
 	var ids, events []string
 	seen := map[string]bool{}
@@ -157,7 +157,7 @@ func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff 
 		var id, ev string
 		if err := rows.Scan(&id, &ev); err != nil {
 			rows.Close()
-			return Pruned{}, 0, fmt.Errorf("%w: prune: %v", ErrUnavailable, err)
+			return Pruned{}, 0, fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 		}
 		ids = append(ids, id)
 		if !seen[ev] {
@@ -167,7 +167,7 @@ func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff 
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return Pruned{}, 0, fmt.Errorf("%w: prune: %v", ErrUnavailable, err)
+		return Pruned{}, 0, fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 	}
 	if len(ids) == 0 {
 		return Pruned{}, 0, nil
@@ -181,12 +181,12 @@ func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff 
 			r, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id = ? AND EXISTS
 				(SELECT 1 FROM deliveries WHERE id = ? AND state = ? AND next_attempt_at < ?)`, id, id, state, cutoff)
 			if err != nil {
-				return fmt.Errorf("%w: prune attempts: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: prune attempts: %w", ErrUnavailable, err)
 			}
 			p.Attempts += affected(r)
 			r, err = tx.exec(ctx, `DELETE FROM deliveries WHERE id = ? AND state = ? AND next_attempt_at < ?`, id, state, cutoff)
 			if err != nil {
-				return fmt.Errorf("%w: prune deliveries: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: prune deliveries: %w", ErrUnavailable, err)
 			}
 			if state == StateDead {
 				p.Dead += affected(r)
@@ -227,7 +227,7 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?`), cutoff, limit)
 		}
 		if err != nil {
-			return fmt.Errorf("%w: prune events: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: prune events: %w", ErrUnavailable, err)
 		}
 		n := 0
 		for rows.Next() {
@@ -236,7 +236,7 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 			var referenced bool
 			if err := rows.Scan(&rowid, &c.id, &c.source, &c.subject, &received, &referenced); err != nil {
 				rows.Close()
-				return fmt.Errorf("%w: prune events: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: prune events: %w", ErrUnavailable, err)
 			}
 			n++
 			after = rowid
@@ -250,7 +250,7 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("%w: prune events: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: prune events: %w", ErrUnavailable, err)
 		}
 		if s.d.name != "sqlite" {
 			more = n == limit
@@ -265,7 +265,7 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 					r, err := tx.exec(ctx, `DELETE FROM events WHERE id = ? AND received_at < ?
 						AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?)`, c.id, cutoff, c.id)
 					if err != nil {
-						return fmt.Errorf("%w: prune events: %v", ErrUnavailable, err)
+						return fmt.Errorf("%w: prune events: %w", ErrUnavailable, err)
 					}
 					if affected(r) == 0 {
 						continue
@@ -275,7 +275,7 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 						AND NOT EXISTS (SELECT 1 FROM events WHERE source = ? AND subject = ?)`,
 						c.source, c.subject, cutoff, c.source, c.subject)
 					if err != nil {
-						return fmt.Errorf("%w: prune subjects: %v", ErrUnavailable, err)
+						return fmt.Errorf("%w: prune subjects: %w", ErrUnavailable, err)
 					}
 					p.Subjects += affected(r)
 				}
@@ -301,20 +301,20 @@ func (s *Store) pruneThrottles(ctx context.Context, cutoff int64, r Retention, d
 	for {
 		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT rule, throttle_key FROM throttles WHERE window_start < ? LIMIT ?`), cutoff, limit)
 		if err != nil {
-			return fmt.Errorf("%w: prune throttles: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: prune throttles: %w", ErrUnavailable, err)
 		}
 		var keys [][2]string
 		for rows.Next() {
 			var k [2]string
 			if err := rows.Scan(&k[0], &k[1]); err != nil {
 				rows.Close()
-				return fmt.Errorf("%w: prune throttles: %v", ErrUnavailable, err)
+				return fmt.Errorf("%w: prune throttles: %w", ErrUnavailable, err)
 			}
 			keys = append(keys, k)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("%w: prune throttles: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: prune throttles: %w", ErrUnavailable, err)
 		}
 		if len(keys) == 0 {
 			return nil
@@ -325,7 +325,7 @@ func (s *Store) pruneThrottles(ctx context.Context, cutoff int64, r Retention, d
 			for _, k := range keys {
 				r, err := tx.exec(ctx, `DELETE FROM throttles WHERE rule = ? AND throttle_key = ? AND window_start < ?`, k[0], k[1], cutoff)
 				if err != nil {
-					return fmt.Errorf("%w: prune throttles: %v", ErrUnavailable, err)
+					return fmt.Errorf("%w: prune throttles: %w", ErrUnavailable, err)
 				}
 				p.Throttles += affected(r)
 			}

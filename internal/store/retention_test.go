@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/rules"
 )
 
 func TestOperations(t *testing.T) {
@@ -39,7 +40,7 @@ func finishAll(t testing.TB, st *Store, c *clock, sink, state string) int {
 		t.Fatal(err)
 	}
 	for _, d := range ds {
-		o := Outcome{ID: d.ID, State: state, Started: c.now(), Duration: 5 * time.Millisecond}
+		o := Outcome{ID: d.ID, Lease: d.Lease, State: state, Started: c.now(), Duration: 5 * time.Millisecond}
 		if state != StateDelivered {
 			o.Status, o.Error = 500, "status 500"
 		}
@@ -63,7 +64,7 @@ func testPrune(t *testing.T, open func(testing.TB, *clock) *Store) {
 	day := 24 * time.Hour
 	ingest := func(subject string, sinks ...string) {
 		t.Helper()
-		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, subject, 1)}, toSinks(sinks...)); err != nil {
+		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, subject, 1)}, toSinks(sinks...), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,11 +75,11 @@ func testPrune(t *testing.T, open func(testing.TB, *clock) *Store) {
 	ingest("old-none")
 	ingest("old-pending", "c")
 	// A throttled rule: the first match is delivered, the second suppressed.
-	throttled := func(ev *event.Event) []Planned {
-		return []Planned{{Rule: "t", Sink: "d", ThrottleKey: "k", Window: time.Hour}}
-	}
+	throttled := asPlanner(func(ev *event.Event) []rules.Match {
+		return []rules.Match{{Rule: "t", Sink: "d", ThrottleKey: "k", Window: time.Hour}}
+	})
 	for _, subject := range []string{"old-thr1", "old-thr2"} {
-		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, subject, 1)}, throttled); err != nil {
+		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, subject, 1)}, throttled, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -145,13 +146,13 @@ func testPruneBatches(t *testing.T, open func(testing.TB, *clock) *Store) {
 	ctx := context.Background()
 	const n = 23
 	for i := range n {
-		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, fmt.Sprint("s", i), 1)}, toSinks("a")); err != nil {
+		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, fmt.Sprint("s", i), 1)}, toSinks("a"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Events that matched nothing, and a retried dead delivery.
 	for i := range n {
-		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, fmt.Sprint("none", i), 1)}, toSinks()); err != nil {
+		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, fmt.Sprint("none", i), 1)}, toSinks(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -183,14 +184,14 @@ func testStats(t *testing.T, open func(testing.TB, *clock) *Store) {
 		t.Fatalf("empty store: %+v, %v", got, err)
 	}
 	for i := range 3 {
-		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, fmt.Sprint("s", i), 1)}, toSinks("a", "b")); err != nil {
+		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, fmt.Sprint("s", i), 1)}, toSinks("a", "b"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	first := c.now()
 	c.add(time.Minute)
 	finishAll(t, st, c, "b", StateDead)
-	if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, "s9", 1)}, toSinks("c")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, "s9", 1)}, toSinks("c"), nil); err != nil {
 		t.Fatal(err)
 	}
 	finishAll(t, st, c, "c", StateDelivered)
@@ -221,7 +222,7 @@ func testAttemptsBounded(t *testing.T, open func(testing.TB, *clock) *Store) {
 	c := &clock{t: time.Unix(1700000000, 0)}
 	st := open(t, c)
 	ctx := context.Background()
-	if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, "s", 1)}, toSinks("a")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, "s", 1)}, toSinks("a"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for range maxAttemptsKept + 5 {
@@ -247,7 +248,7 @@ func testRetryDeadFiltered(t *testing.T, open func(testing.TB, *clock) *Store) {
 	st := open(t, c)
 	ctx := context.Background()
 	ingest := func(subject string) {
-		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, subject, 1)}, toSinks("a", "b")); err != nil {
+		if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, subject, 1)}, toSinks("a", "b"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -282,11 +283,11 @@ func testListFilters(t *testing.T, open func(testing.TB, *clock) *Store) {
 	c := &clock{t: time.Unix(1700000000, 0)}
 	st := open(t, c)
 	ctx := context.Background()
-	if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, "664598111", 1)}, toSinks("a", "b")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, "664598111", 1)}, toSinks("a", "b"), nil); err != nil {
 		t.Fatal(err)
 	}
 	c.add(time.Minute)
-	if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, "other", 1)}, toSinks("a")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{eventAt(c, "other", 1)}, toSinks("a"), nil); err != nil {
 		t.Fatal(err)
 	}
 	finishAll(t, st, c, "b", StateDead)

@@ -68,6 +68,11 @@ var migrations = []string{
 		suppressed   INTEGER NOT NULL,
 		PRIMARY KEY (rule, throttle_key)
 	);`,
+	// The state of a subject before its latest event, which the intake's
+	// upsert of the subject returns: reading and updating the state is one
+	// statement.
+	`ALTER TABLE subjects ADD COLUMN prior_status TEXT NOT NULL DEFAULT '';
+	ALTER TABLE subjects ADD COLUMN prior_final INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -41,7 +41,7 @@ func (s *Store) Stats(ctx context.Context) ([]QueueStat, error) {
 				MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)
 				FROM deliveries WHERE sink = ? AND state = ?`), now, sink, state).Scan(&st.Count, &due)
 			if err != nil {
-				return nil, fmt.Errorf("%w: queue stats: %v", ErrUnavailable, err)
+				return nil, fmt.Errorf("%w: queue stats: %w", ErrUnavailable, err)
 			}
 			if state == StatePending && due.Valid {
 				st.OldestDue = fromMS(due.Int64)
@@ -63,19 +63,19 @@ func (s *Store) sinks(ctx context.Context) ([]string, error) {
 		)
 		SELECT sink FROM names WHERE sink IS NOT NULL`)
 	if err != nil {
-		return nil, fmt.Errorf("%w: list sinks: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: list sinks: %w", ErrUnavailable, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var n string
 		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("%w: list sinks: %v", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: list sinks: %w", ErrUnavailable, err)
 		}
 		out = append(out, n)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%w: list sinks: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: list sinks: %w", ErrUnavailable, err)
 	}
 	return out, nil
 }

@@ -3,9 +3,10 @@
 // what differs between them lives in dialect.go.
 //
 // Every write goes through a group-commit writer: concurrent intakes share
-// one transaction (and one fsync) while each keeps its own savepoint, so one
-// failing request never takes the others down and none is acknowledged before
-// the commit that holds its data.
+// one transaction (and one fsync); an operation that fails is answered with
+// its error and the others run again without it (writer.go), so one failing
+// request never takes the others down and none is acknowledged before the
+// commit that holds its data.
 package store
 
 import (
@@ -16,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
@@ -34,44 +37,6 @@ var ErrUnavailable = errors.New("store unavailable")
 
 // ErrNotFound is returned for an unknown delivery id.
 var ErrNotFound = errors.New("not found")
-
-// Planned is one delivery the rules decided on for an event.
-type Planned struct {
-	Rule      string
-	Sink      string
-	Title     string
-	Text      string
-	Templated bool
-
-	// Window, when not zero, throttles the rule: Ingest delivers at most
-	// one match per (Rule, ThrottleKey) per Window and stores the others
-	// as suppressed (see throttle.go). Render, if set, renders the message
-	// of a delivery that follows suppressed ones.
-	ThrottleKey string
-	Window      time.Duration
-	Render      func(suppressed int) (title, text string)
-}
-
-// Planner decides the deliveries for an event. It runs inside the intake
-// transaction, after PreviousStatus and Stale are set, and must not do I/O.
-type Planner func(ev *event.Event) []Planned
-
-// IngestResult reports what an intake stored.
-type IngestResult struct {
-	// Stored are the new events, sealed (PreviousStatus and Stale set).
-	Stored []*event.Event
-	// Duplicates are the events that were already stored; they create no
-	// deliveries.
-	Duplicates []*event.Event
-	// Deliveries is the number of deliveries created.
-	Deliveries int
-	// Sinks names the sinks that got new deliveries.
-	Sinks []string
-	// Throttled names the rule of each match a throttle suppressed (once
-	// per event and rule); its deliveries are stored as suppressed and not
-	// counted in Deliveries.
-	Throttled []string
-}
 
 // Delivery is one row of the delivery log: an event × rule × sink.
 type Delivery struct {
@@ -96,11 +61,20 @@ type Delivery struct {
 
 	// EventJSON is the event as stored; set by Claim and Get.
 	EventJSON []byte `json:"-"`
+	// Event is the event decoded, set on deliveries handed over at intake
+	// (Handoff); nil otherwise.
+	Event *event.Event `json:"-"`
+	// LeaseUntil is when the lease of a claimed delivery ends, and Lease
+	// the token of that claim: Finish records an outcome only under the
+	// token of the delivery's current claim.
+	LeaseUntil time.Time `json:"-"`
+	Lease      string    `json:"-"`
 }
 
 // Outcome is the result of one delivery attempt, recorded by Finish.
 type Outcome struct {
 	ID            string
+	Lease         string    // the token of the claim the attempt was made under
 	State         string    // StatePending (retry later), StateDelivered or StateDead
 	NextAttemptAt time.Time // when State is StatePending
 	Status        int       // response status, 0 when none
@@ -116,6 +90,8 @@ type Store struct {
 	read   *sql.DB // queries; the same pool as db where the backend allows
 	w      *writer
 	owner  string
+	leases atomic.Uint64 // claims made, for lease tokens
+	hints  subjectHints
 	now    func() time.Time
 	hookEv func() error // test hook: runs after an event insert
 
@@ -158,6 +134,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // Owner is this process's lease owner id.
 func (s *Store) Owner() string { return s.owner }
 
+// leaseToken returns a new token for a claim: the owner id and a sequence
+// number, so ReleaseLeases still knows this process's leases and Finish
+// refuses an outcome from an older claim of the same delivery.
+func (s *Store) leaseToken() string {
+	return s.owner + "." + strconv.FormatUint(s.leases.Add(1), 36)
+}
+
 // Dialect names the backend ("sqlite" or "postgres").
 func (s *Store) Dialect() string { return s.d.name }
 
@@ -180,7 +163,7 @@ func (s *Store) closeDBs() error {
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	if err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("%w: schema version: %v", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: schema version: %w", ErrUnavailable, err)
 	}
 	return v, nil
 }
@@ -192,7 +175,7 @@ func (s *Store) MigratedFrom() int { return s.migratedFrom }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // clock is a settable test clock.
@@ -48,13 +49,13 @@ func newEvent(subject, status string, code int, final bool) *event.Event {
 }
 
 func toSinks(sinks ...string) Planner {
-	return func(ev *event.Event) []Planned {
-		var out []Planned
+	return asPlanner(func(ev *event.Event) []rules.Match {
+		var out []rules.Match
 		for _, s := range sinks {
-			out = append(out, Planned{Rule: "r", Sink: s, Title: ev.Title(), Text: ev.Text()})
+			out = append(out, rules.Match{Rule: "r", Sink: s, Title: ev.Title(), Text: ev.Text()})
 		}
 		return out
-	}
+	})
 }
 
 func count(t testing.TB, st *Store, table string) int {
@@ -88,14 +89,14 @@ func TestStore(t *testing.T) {
 func testDedup(t *testing.T, open func(testing.TB, *clock) *Store) {
 	st := open(t, &clock{t: time.Unix(1700000000, 0)})
 	ctx := context.Background()
-	res, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 263, true)}, toSinks("a", "b"))
+	res, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 263, true)}, toSinks("a", "b"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Stored) != 1 || res.Deliveries != 2 || len(res.Sinks) != 2 {
 		t.Fatalf("first intake = %+v", res)
 	}
-	res, err = st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 263, true)}, toSinks("a", "b"))
+	res, err = st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 263, true)}, toSinks("a", "b"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func testAtomic(t *testing.T, open func(testing.TB, *clock) *Store) {
 		}
 		return nil
 	}
-	_, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "success", 0, true), newEvent("s2", "success", 0, true)}, toSinks("a"))
+	_, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "success", 0, true), newEvent("s2", "success", 0, true)}, toSinks("a"), nil)
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the injected fault", err)
 	}
@@ -134,7 +135,7 @@ func testAtomic(t *testing.T, open func(testing.TB, *clock) *Store) {
 	}
 	// A concurrent intake sharing the transaction is not affected.
 	st.hookEv = nil
-	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s3", "success", 0, true)}, toSinks("a")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s3", "success", 0, true)}, toSinks("a"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, st, "deliveries"); n != 1 {
@@ -163,7 +164,7 @@ func testSubjectState(t *testing.T, open func(testing.TB, *clock) *Store) {
 			ev.DedupKey = "late-203"
 			ev.Seal("r", ev.ReceivedAt)
 		}
-		res, err := st.Ingest(ctx, []*event.Event{ev}, toSinks())
+		res, err := st.Ingest(ctx, []*event.Event{ev}, toSinks(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +175,7 @@ func testSubjectState(t *testing.T, open func(testing.TB, *clock) *Store) {
 	}
 	// The stale event did not overwrite the final state.
 	ev := newEvent("ref", "failure", 999, true)
-	res, err := st.Ingest(ctx, []*event.Event{ev}, toSinks())
+	res, err := st.Ingest(ctx, []*event.Event{ev}, toSinks(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func testClaimFinish(t *testing.T, open func(testing.TB, *clock) *Store) {
 	c := &clock{t: time.Unix(1700000000, 0)}
 	st := open(t, c)
 	ctx := context.Background()
-	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a", "b")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a", "b"), nil); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := st.Claim(ctx, "a", 10, time.Minute)
@@ -206,7 +207,7 @@ func testClaimFinish(t *testing.T, open func(testing.TB, *clock) *Store) {
 		t.Fatalf("claimed a leased delivery again")
 	}
 	retryAt := c.now().Add(30 * time.Second)
-	if err := st.Finish(ctx, Outcome{ID: ds[0].ID, State: StatePending, NextAttemptAt: retryAt, Status: 503, Error: "status 503", Started: c.now()}); err != nil {
+	if err := st.Finish(ctx, Outcome{ID: ds[0].ID, Lease: ds[0].Lease, State: StatePending, NextAttemptAt: retryAt, Status: 503, Error: "status 503", Started: c.now()}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := st.Claim(ctx, "a", 10, time.Minute); len(got) != 0 {
@@ -220,7 +221,7 @@ func testClaimFinish(t *testing.T, open func(testing.TB, *clock) *Store) {
 	if err != nil || len(ds2) != 1 || ds2[0].Attempts != 2 || ds2[0].ID != ds[0].ID {
 		t.Fatalf("retry claim = %+v, %v", ds2, err)
 	}
-	if err := st.Finish(ctx, Outcome{ID: ds2[0].ID, State: StateDelivered, Status: 200, Started: c.now()}); err != nil {
+	if err := st.Finish(ctx, Outcome{ID: ds2[0].ID, Lease: ds2[0].Lease, State: StateDelivered, Status: 200, Started: c.now()}); err != nil {
 		t.Fatal(err)
 	}
 	d, atts, err := st.Get(ctx, ds[0].ID)
@@ -237,7 +238,7 @@ func testLeaseExpiry(t *testing.T, open func(testing.TB, *clock) *Store) {
 	c := &clock{t: time.Unix(1700000000, 0)}
 	st := open(t, c)
 	ctx := context.Background()
-	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a"), nil); err != nil {
 		t.Fatal(err)
 	}
 	first, err := st.Claim(ctx, "a", 1, 40*time.Second)
@@ -260,11 +261,11 @@ func testRetryDead(t *testing.T, open func(testing.TB, *clock) *Store) {
 	c := &clock{t: time.Unix(1700000000, 0)}
 	st := open(t, c)
 	ctx := context.Background()
-	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a"), nil); err != nil {
 		t.Fatal(err)
 	}
 	ds, _ := st.Claim(ctx, "a", 1, time.Minute)
-	if err := st.Finish(ctx, Outcome{ID: ds[0].ID, State: StateDead, Status: 404, Error: "permanent"}); err != nil {
+	if err := st.Finish(ctx, Outcome{ID: ds[0].ID, Lease: ds[0].Lease, State: StateDead, Status: 404, Error: "permanent"}); err != nil {
 		t.Fatal(err)
 	}
 	dead, err := st.List(ctx, Filter{State: StateDead})
@@ -290,7 +291,7 @@ func testGroupCommit(t *testing.T, open func(testing.TB, *clock) *Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := st.Ingest(ctx, []*event.Event{newEvent(fmt.Sprint("s", i), "success", 0, true)}, toSinks("a"))
+			res, err := st.Ingest(ctx, []*event.Event{newEvent(fmt.Sprint("s", i), "success", 0, true)}, toSinks("a"), nil)
 			if err == nil && len(res.Stored) != 1 {
 				err = fmt.Errorf("intake %d stored %d", i, len(res.Stored))
 			}
@@ -313,7 +314,7 @@ func TestReleaseLeases(t *testing.T) {
 	c := &clock{t: time.Unix(1700000000, 0)}
 	st := openTestSQLite(t, c)
 	ctx := context.Background()
-	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a")); err != nil {
+	if _, err := st.Ingest(ctx, []*event.Event{newEvent("s1", "failure", 1, true)}, toSinks("a"), nil); err != nil {
 		t.Fatal(err)
 	}
 	st.owner = "crashed"
@@ -327,4 +328,9 @@ func TestReleaseLeases(t *testing.T) {
 	if ds, _ := st.Claim(ctx, "a", 1, time.Hour); len(ds) != 1 || ds[0].Attempts != 2 {
 		t.Fatalf("not claimable at once after release: %+v", ds)
 	}
+}
+
+// asPlanner makes a Planner of a func that lists an event's matches.
+func asPlanner(f func(ev *event.Event) []rules.Match) Planner {
+	return func(ev *event.Event) rules.Result { return rules.Result{Matches: f(ev)} }
 }

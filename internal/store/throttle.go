@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/switchboard/switchboard/rules"
 )
 
 // StateSuppressed is the state of a delivery that a rule's throttle held
@@ -22,7 +24,7 @@ const StateSuppressed = "suppressed"
 // The state lives in the throttles table, so it survives restarts and is
 // shared by every instance on the same database; on Postgres the row is
 // locked until commit.
-func (s *Store) throttle(ctx context.Context, tx *wtx, planned []Planned, now int64) ([]string, []string, error) {
+func (s *Store) throttle(ctx context.Context, tx *wtx, planned []rules.Match, now int64) ([]string, []string, error) {
 	var states, suppressed []string
 	type decision struct {
 		state       string
@@ -70,13 +72,13 @@ func (s *Store) throttle(ctx context.Context, tx *wtx, planned []Planned, now in
 // throttleOne applies the throttle of one rule and key: it reports whether
 // this match is delivered and, if so, how many were suppressed since the
 // last delivered one.
-func (s *Store) throttleOne(ctx context.Context, tx *wtx, p *Planned, now int64) (int, bool, error) {
+func (s *Store) throttleOne(ctx context.Context, tx *wtx, p *rules.Match, now int64) (int, bool, error) {
 	if s.d.forUpdate != "" {
 		// Create the row first so that FOR UPDATE has one to lock: two
 		// instances never both deliver the first match of a window.
 		if _, err := tx.exec(ctx, `INSERT INTO throttles (rule, throttle_key, window_start, suppressed)
 			VALUES (?, ?, 0, 0) ON CONFLICT (rule, throttle_key) DO NOTHING`, p.Rule, p.ThrottleKey); err != nil {
-			return 0, false, fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+			return 0, false, fmt.Errorf("%w: throttle: %w", ErrUnavailable, err)
 		}
 	}
 	var start int64
@@ -84,12 +86,12 @@ func (s *Store) throttleOne(ctx context.Context, tx *wtx, p *Planned, now int64)
 	err := tx.queryRow(ctx, `SELECT window_start, suppressed FROM throttles WHERE rule = ? AND throttle_key = ?`+s.d.forUpdate,
 		p.Rule, p.ThrottleKey).Scan(&start, &n)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, false, fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+		return 0, false, fmt.Errorf("%w: throttle: %w", ErrUnavailable, err)
 	}
 	if err == nil && now < start+p.Window.Milliseconds() {
 		if _, err := tx.exec(ctx, `UPDATE throttles SET suppressed = suppressed + 1 WHERE rule = ? AND throttle_key = ?`,
 			p.Rule, p.ThrottleKey); err != nil {
-			return 0, false, fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+			return 0, false, fmt.Errorf("%w: throttle: %w", ErrUnavailable, err)
 		}
 		return 0, false, nil
 	}
@@ -97,7 +99,7 @@ func (s *Store) throttleOne(ctx context.Context, tx *wtx, p *Planned, now int64)
 	if _, err := tx.exec(ctx, `INSERT INTO throttles (rule, throttle_key, window_start, suppressed) VALUES (?, ?, ?, 0)
 		ON CONFLICT (rule, throttle_key) DO UPDATE SET window_start = excluded.window_start, suppressed = 0`,
 		p.Rule, p.ThrottleKey, now); err != nil {
-		return 0, false, fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+		return 0, false, fmt.Errorf("%w: throttle: %w", ErrUnavailable, err)
 	}
 	return n, true, nil
 }

@@ -8,20 +8,21 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // throttled plans one delivery per sink for rule "t", keyed by the event's
 // code, with a window of 10 minutes.
 func throttled(sinks ...string) Planner {
-	return func(ev *event.Event) []Planned {
-		var out []Planned
+	return asPlanner(func(ev *event.Event) []rules.Match {
+		var out []rules.Match
 		for _, s := range sinks {
-			out = append(out, Planned{Rule: "t", Sink: s, Title: "title", Text: "text",
+			out = append(out, rules.Match{Rule: "t", Sink: s, Title: "title", Text: "text",
 				ThrottleKey: fmt.Sprint(ev.Code), Window: 10 * time.Minute,
 				Render: func(n int) (string, string) { return fmt.Sprintf("title +%d", n), fmt.Sprintf("text +%d", n) }})
 		}
 		return out
-	}
+	})
 }
 
 func TestThrottle(t *testing.T) {
@@ -38,7 +39,7 @@ func testThrottle(t *testing.T, open func(testing.TB, *clock) *Store) {
 	ingest := func(code int) *IngestResult {
 		t.Helper()
 		n++
-		res, err := st.Ingest(ctx, []*event.Event{newEvent(fmt.Sprintf("s%d", n), "failure", code, true)}, throttled("a", "b"))
+		res, err := st.Ingest(ctx, []*event.Event{newEvent(fmt.Sprintf("s%d", n), "failure", code, true)}, throttled("a", "b"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +130,7 @@ func (s *Store) eventOf(t *testing.T, id string) (*event.Event, error) {
 func TestThrottleWithinOneCallback(t *testing.T) {
 	st := openTestSQLite(t, &clock{t: time.Unix(1700000000, 0)})
 	ctx := context.Background()
-	res, err := st.Ingest(ctx, []*event.Event{newEvent("x1", "failure", 7, true), newEvent("x2", "failure", 7, true)}, throttled("a"))
+	res, err := st.Ingest(ctx, []*event.Event{newEvent("x1", "failure", 7, true), newEvent("x2", "failure", 7, true)}, throttled("a"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -320,20 +320,20 @@ func (w *writer) runTx(batch []*op, unprepared map[string]bool) (int, bool, erro
 	defer cancel()
 	sqlTx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
-		return -1, false, fmt.Errorf("%w: begin: %v", ErrUnavailable, err)
+		return -1, false, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
 	tx := &wtx{Tx: sqlTx, w: w, unprepared: unprepared}
 	for i, o := range batch {
 		if err := o.fn(ctx, tx); err != nil {
 			sqlTx.Rollback()
 			if ctx.Err() != nil {
-				return -1, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+				return -1, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			return i, tx.conflicted, err
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return -1, false, fmt.Errorf("%w: commit: %v", ErrUnavailable, err)
+		return -1, false, fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
 	}
 	return -1, false, nil
 }
