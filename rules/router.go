@@ -17,6 +17,7 @@ import (
 // immutable and safe for concurrent use.
 type Router struct {
 	rules []*Rule
+	index *index // nil: every rule is a candidate for every event
 	vms   sync.Pool
 }
 
@@ -66,10 +67,16 @@ type Result struct {
 // at run time counts as no match and is reported in Result.Errors; a
 // template that fails falls back to the default message and is reported.
 // Route does no I/O.
+//
+// Only the rules the index leaves as candidates for ev are evaluated, in
+// order; the others would have been false without error (see index.go),
+// so the Result is the one evaluating every rule gives.
 func (r *Router) Route(ev *event.Event) Result {
 	var res Result
-	if len(r.rules) == 0 {
-		return res
+	cands := r.index.candidates(ev, len(r.rules))
+	i, ok := cands.next()
+	if !ok {
+		return res // no rule can match: no environment, no VM
 	}
 	env := ev.Map()
 	m, _ := r.vms.Get().(*vm.VM)
@@ -77,7 +84,8 @@ func (r *Router) Route(ev *event.Event) Result {
 		m = &vm.VM{}
 	}
 	defer r.vms.Put(m)
-	for _, rule := range r.rules {
+	for ; ok; i, ok = cands.next() {
+		rule := r.rules[i]
 		out, err := m.Run(rule.program, env)
 		if err != nil {
 			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: err})

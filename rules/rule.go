@@ -83,6 +83,7 @@ func compileRules(n *yaml.Node, sinks map[string]bool) (*Router, config.Errors) 
 		seen[rule.Name] = rule.Line
 		r.rules = append(r.rules, rule)
 	}
+	r.index = newIndex(r.rules)
 	return r, errs
 }
 
