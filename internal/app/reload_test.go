@@ -215,7 +215,7 @@ func TestReloadByFileWatch(t *testing.T) {
 
 	rs := startReloadService(t, true, webhookConfig(wrongSrv.URL, `status == "failure"`))
 	evID := rs.faxFailed(t, "1001")
-	want := store.DeliveryID(evID, "failed", "api")
+	want := rs.deliveryID(t, evID)
 	eventually(t, "an attempt at the wrong URL", func() bool { return len(wrong.got()) > 0 })
 
 	hash := rs.write(t, webhookConfig(rightSrv.URL, `status == "failure"`))
@@ -238,7 +238,7 @@ func TestReloadByFileWatch(t *testing.T) {
 		t.Errorf("/readyz config_hash = %s after a failed reload, want the running %s", h, hash)
 	}
 	evID = rs.faxFailed(t, "1002")
-	want = store.DeliveryID(evID, "failed", "api")
+	want = rs.deliveryID(t, evID)
 	eventually(t, "delivery by the old rules", func() bool { got := right.got(); return got[len(got)-1] == want })
 
 	// Fixing the file changes the rules within the debounce.
@@ -319,7 +319,7 @@ func TestReloadRemovedSink(t *testing.T) {
 	hook.mu.Unlock()
 	rs.write(t, webhookConfig(srv.URL, "true"))
 	rs.reload <- struct{}{}
-	want := store.DeliveryID(evID, "failed", "api")
+	want := rs.deliveryID(t, evID)
 	eventually(t, "the held delivery to go out", func() bool {
 		ds := rs.deliveries(t, store.Filter{Sink: "api"})
 		return len(ds) == 1 && ds[0].State == store.StateDelivered
@@ -327,4 +327,14 @@ func TestReloadRemovedSink(t *testing.T) {
 	if got := hook.got(); got[len(got)-1] != want {
 		t.Errorf("webhook-id %s, want %s", got[len(got)-1], want)
 	}
+}
+
+// deliveryID returns the id of the one delivery of an event.
+func (rs *reloadService) deliveryID(t *testing.T, evID string) string {
+	t.Helper()
+	ds := rs.deliveries(t, store.Filter{EventID: evID})
+	if len(ds) != 1 {
+		t.Fatalf("deliveries of %s = %d, want 1", evID, len(ds))
+	}
+	return ds[0].ID
 }

@@ -146,7 +146,7 @@ func (d *Dispatcher) Take(ds []*store.Delivery) {
 			if w != nil {
 				w.reserved.Add(-1)
 			}
-			d.ledger.release(dl)
+			d.ledger.release(nil, dl)
 			continue
 		}
 		w.take([]*store.Delivery{dl})

@@ -23,7 +23,7 @@ type ledger struct {
 
 	mu       sync.Mutex
 	pending  []entry
-	releases []*store.Delivery
+	releases []release
 	more     chan struct{} // signalled when pending or releases grew
 	quit     chan struct{}
 	done     chan struct{}
@@ -34,6 +34,12 @@ type entry struct {
 	w  *worker
 	dl *store.Delivery
 	o  store.Outcome
+}
+
+// release is a lease to give back, and the worker to tell (nil if none).
+type release struct {
+	w  *worker
+	dl *store.Delivery
 }
 
 // maxLedgerBatch bounds the outcomes recorded in one transaction.
@@ -61,10 +67,11 @@ func (l *ledger) record(w *worker, dl *store.Delivery, o store.Outcome) {
 	l.signal()
 }
 
-// release queues the lease of a delivery that will not be attempted.
-func (l *ledger) release(dls ...*store.Delivery) {
+// release queues the lease of a delivery that will not be attempted here;
+// once it is given back, w (if not nil) claims it again.
+func (l *ledger) release(w *worker, dl *store.Delivery) {
 	l.mu.Lock()
-	l.releases = append(l.releases, dls...)
+	l.releases = append(l.releases, release{w, dl})
 	l.mu.Unlock()
 	l.signal()
 }
@@ -109,8 +116,18 @@ func (l *ledger) flush() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if len(rel) > 0 {
-		if err := l.st.Release(ctx, rel...); err != nil {
+		dls := make([]*store.Delivery, len(rel))
+		for i, r := range rel {
+			dls[i] = r.dl
+		}
+		if err := l.st.Release(ctx, dls...); err != nil {
 			l.log.Warn("release deliveries", "deliveries", len(rel), "err", err)
+		}
+		for _, r := range rel {
+			if r.w != nil {
+				r.w.backlog.Store(true)
+				r.w.poke()
+			}
 		}
 	}
 	if n == 0 {

@@ -320,14 +320,14 @@ func (w *worker) waitRate(t *Target) bool {
 func (w *worker) send(dl *store.Delivery) {
 	t := w.target.Load()
 	if !w.waitRate(t) {
-		w.d.ledger.release(dl)
+		w.d.ledger.release(w, dl)
 		return
 	}
 	start := w.d.opts.Now()
 	timeout := time.Duration(t.Delivery.Timeout)
 	if dl.LeaseUntil.Sub(start) < timeout {
 		w.log.Warn("lease too short for an attempt, giving it back", "delivery", dl.ID, "lease_left", dl.LeaseUntil.Sub(start))
-		w.d.ledger.release(dl)
+		w.d.ledger.release(w, dl)
 		return
 	}
 	err := w.attempt(t, dl, timeout)

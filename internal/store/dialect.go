@@ -27,6 +27,9 @@ type dialect struct {
 	// conflict, if set, reports an error that aborted a transaction only
 	// because of a concurrent one (deadlock): the batch runs again.
 	conflict func(error) bool
+	// cancelStatements passes the batch's deadline to each statement of a
+	// write transaction: a database across the network may hang.
+	cancelStatements bool
 	// text, if set, adapts every string written: Postgres text holds
 	// neither NUL nor invalid UTF-8, which a vendor may send and SQLite
 	// takes as is.
@@ -36,7 +39,7 @@ type dialect struct {
 var (
 	sqliteDialect   = dialect{name: "sqlite", writers: 1}
 	postgresDialect = dialect{name: "postgres", skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE", numbered: true,
-		conflict: pgConflict, text: pgText}
+		conflict: pgConflict, text: pgText, cancelStatements: true}
 )
 
 // q rebinds a query written with ? placeholders.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -94,9 +95,9 @@ func prepare(ev *event.Event, prev string, stale bool, plan Planner) (*prepared,
 // event that arrives after a final one for the same subject is stale and
 // does not change that state. The rules run before, on the caller's
 // goroutine, for the state the subject had at its last commit
-// (subjectHints); the writer routes again only an event whose subject
-// changed meanwhile, so the result is exactly that of routing in commit
-// order.
+// (subjectHints, updated as each commit ends); the writer routes again only
+// an event whose subject changed meanwhile, so the result is exactly that of
+// routing in commit order.
 //
 // h, if not nil, is offered every new pending delivery (see Handoff).
 func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner, h Handoff) (*IngestResult, error) {
@@ -161,11 +162,6 @@ func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner,
 			unreserve()
 		}
 		return nil, err
-	}
-	for _, ev := range res.Stored {
-		if !ev.Stale {
-			s.hints.put(ev.Source, ev.Subject, ev.Status, ev.Final)
-		}
 	}
 	if len(leased) > 0 {
 		h.Take(leased)
@@ -260,6 +256,12 @@ func (s *Store) ingestOne(ctx context.Context, in *ingestion) error {
 	if err := tx.queryRow(ctx, upsertSubject, ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now).Scan(&prev, &final); err != nil {
 		return fmt.Errorf("%w: subject: %w", ErrUnavailable, err)
 	}
+	// Remember the state this leaves, in commit order.
+	if final != 0 {
+		tx.onCommit(func() { s.hints.put(ev.Source, ev.Subject, prev, true) })
+	} else {
+		tx.onCommit(func() { s.hints.put(ev.Source, ev.Subject, ev.Status, ev.Final) })
+	}
 	if prev != ev.PreviousStatus || (final != 0) != ev.Stale {
 		// Routed for another state: route again for the one committed.
 		q, err := prepare(ev, prev, final != 0, in.plan)
@@ -286,7 +288,7 @@ func (s *Store) ingestOne(ctx context.Context, in *ingestion) error {
 		if states != nil {
 			state = states[i]
 		}
-		id := DeliveryID(ev.ID, m.Rule, m.Sink)
+		id := DeliveryID(ev.ID, ev.ReceivedAt, m.Rule, m.Sink)
 		var leaseUntil int64
 		var owner string
 		attempts := 0
@@ -351,9 +353,20 @@ func makeInsertDeliveries(n int) string {
 		VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
-// DeliveryID is the stable id of the delivery of an event by a rule to a
-// sink; webhook sinks send it as webhook-id.
-func DeliveryID(eventID, rule, sink string) string {
+// DeliveryID is the id of the delivery of an event by a rule to a sink;
+// webhook sinks send it as webhook-id. It is made once, when the event is
+// stored, from the time it was received and a hash of the event, rule and
+// sink: ids sort by time, so the indexes keyed by them (deliveries,
+// attempts) grow at their end rather than at random pages, which keeps the
+// pages an intake commit writes few.
+func DeliveryID(eventID string, receivedAt time.Time, rule, sink string) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(receivedAt.UnixMilli())<<16)
 	sum := sha256.Sum256([]byte(eventID + "\x00" + rule + "\x00" + sink))
-	return "msg_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+	copy(b[6:], sum[:10])
+	return "msg_" + idEncoding.EncodeToString(b[:])
 }
+
+// idEncoding is base32 with an alphabet in ASCII order, so ids compare as
+// the bytes they encode.
+var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)

@@ -149,7 +149,13 @@ type wtx struct {
 	// conflicted is set when a statement failed because of a concurrent
 	// transaction (d.conflict).
 	conflicted bool
+	// committed runs, in order, once the transaction committed.
+	committed []func()
 }
+
+// onCommit runs f after the transaction commits, before its operations are
+// answered; not at all if it rolls back.
+func (t *wtx) onCommit(f func()) { t.committed = append(t.committed, f) }
 
 // check notes a conflict error and returns err.
 func (t *wtx) check(err error) error {
@@ -323,8 +329,14 @@ func (w *writer) runTx(batch []*op, unprepared map[string]bool) (int, bool, erro
 		return -1, false, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
 	tx := &wtx{Tx: sqlTx, w: w, unprepared: unprepared}
+	stmtCtx := ctx
+	if !w.d.cancelStatements {
+		// modernc's SQLite driver watches a cancellable context with a
+		// goroutine per statement; a local write has nothing to cancel.
+		stmtCtx = context.WithoutCancel(ctx)
+	}
 	for i, o := range batch {
-		if err := o.fn(ctx, tx); err != nil {
+		if err := o.fn(stmtCtx, tx); err != nil {
 			sqlTx.Rollback()
 			if ctx.Err() != nil {
 				return -1, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -334,6 +346,9 @@ func (w *writer) runTx(batch []*op, unprepared map[string]bool) (int, bool, erro
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return -1, false, fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
+	}
+	for _, f := range tx.committed {
+		f()
 	}
 	return -1, false, nil
 }

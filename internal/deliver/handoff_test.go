@@ -1,0 +1,180 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
+	"github.com/switchboard/switchboard/sinks"
+)
+
+// sendLog counts the sends of each delivery id.
+type sendLog struct {
+	mu    sync.Mutex
+	sends map[string]int
+}
+
+func (l *sendLog) add(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sends == nil {
+		l.sends = map[string]int{}
+	}
+	l.sends[id]++
+}
+
+func (l *sendLog) get(id string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sends[id]
+}
+
+// ingestVia stores n events with one delivery each to sink, handing the
+// deliveries to h, from 8 concurrent callers.
+func ingestVia(t *testing.T, st *store.Store, h store.Handoff, n int, sink string) {
+	t.Helper()
+	plan := func(ev *event.Event) rules.Result {
+		return rules.Result{Matches: []rules.Match{{Rule: "r", Sink: sink, Title: ev.Title(), Text: ev.Text()}}}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				ev := &event.Event{Source: "test", Type: "test", Subject: fmt.Sprint("s", i), Status: "success", Final: true, DedupKey: fmt.Sprint(i)}
+				ev.Seal("r", time.Now())
+				if _, err := st.Ingest(context.Background(), []*event.Event{ev}, plan, h); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// Deliveries handed over at intake go out with no claim, under concurrent
+// sends, and every outcome is recorded in the store's batches.
+func TestHandoffDeliversAll(t *testing.T) {
+	st := openStore(t)
+	var log sendLog
+	sink := funcSink{send: func(ctx context.Context, m *sinks.Message) error {
+		if m.Event == nil || !bytes.Contains(m.EventJSON, []byte(m.Event.ID)) {
+			return fmt.Errorf("message without its event")
+		}
+		log.add(m.DeliveryID)
+		return nil
+	}}
+	d := start(t, st, Target{Name: "api", Sink: sink, Delivery: rules.Delivery{Concurrency: 8}.WithDefaults()})
+	const n = 300
+	ingestVia(t, st, d, n, "api")
+	waitFor(t, "every delivery recorded", func() bool {
+		ds, _ := st.List(context.Background(), store.Filter{Sink: "api", State: store.StateDelivered, Limit: n})
+		return len(ds) == n
+	})
+	ds, _ := st.List(context.Background(), store.Filter{Sink: "api", Limit: n})
+	for _, dl := range ds {
+		if got := log.get(dl.ID); got != 1 || dl.Attempts != 1 {
+			t.Errorf("%s: %d sends, %d attempts; want 1 and 1", dl.ID, got, dl.Attempts)
+		}
+	}
+}
+
+// A process that dies between sends and the commit of their outcomes
+// loses nothing: its leases expire, another instance sends those
+// deliveries again, and no delivery is marked delivered without a send.
+func TestCrashBetweenSendAndRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sb.db")
+	st1, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log sendLog
+	gate := make(chan struct{})
+	var sent1 sync.WaitGroup
+	const n = 40
+	sent1.Add(n)
+	first := funcSink{send: func(ctx context.Context, m *sinks.Message) error {
+		log.add(m.DeliveryID)
+		sent1.Done()
+		<-gate // the process dies before it records the outcome
+		return nil
+	}}
+	lease := rules.Delivery{Concurrency: n, Timeout: config.Duration(200 * time.Millisecond), LeaseMargin: config.Duration(300 * time.Millisecond)}.WithDefaults()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d1 := New(st1, quiet, Options{Poll: 20 * time.Millisecond})
+	d1.Update([]Target{{Name: "api", Sink: first, Delivery: lease}})
+	ingestVia(t, st1, d1, n, "api")
+	sent1.Wait() // every delivery was sent once by the first process
+	st1.Close()  // ... which then dies: its outcomes cannot be recorded
+	close(gate)
+	d1.Stop(context.Background())
+
+	st2, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	second := funcSink{send: func(ctx context.Context, m *sinks.Message) error {
+		log.add(m.DeliveryID)
+		return nil
+	}}
+	start(t, st2, Target{Name: "api", Sink: second, Delivery: lease})
+	waitFor(t, "every delivery delivered after the leases expired", func() bool {
+		ds, _ := st2.List(context.Background(), store.Filter{Sink: "api", State: store.StateDelivered, Limit: n})
+		return len(ds) == n
+	})
+	ds, _ := st2.List(context.Background(), store.Filter{Sink: "api", Limit: n})
+	for _, dl := range ds {
+		if got := log.get(dl.ID); got != 2 {
+			t.Errorf("%s: %d sends, want 2 (one lost with the first process, one recorded)", dl.ID, got)
+		}
+		if _, atts, _ := st2.Get(context.Background(), dl.ID); len(atts) != 1 {
+			t.Errorf("%s: %d attempts recorded, want the second process's 1", dl.ID, len(atts))
+		}
+	}
+}
+
+// A send that no longer fits its lease is given back, not made: the
+// delivery is claimed again and sent once.
+func TestExpiredLeaseIsGivenBack(t *testing.T) {
+	st := openStore(t)
+	var log sendLog
+	sink := funcSink{send: func(ctx context.Context, m *sinks.Message) error {
+		log.add(m.DeliveryID)
+		time.Sleep(100 * time.Millisecond) // long enough for a claim of an expired lease
+		return nil
+	}}
+	d := start(t, st, Target{Name: "api", Sink: sink, Delivery: fastDelivery(3)})
+	// Hand over a delivery whose lease has all but run out, as one that
+	// waited too long in the queue.
+	ingestVia(t, st, shortLease{d}, 1, "api")
+	waitFor(t, "delivered", func() bool { return state(t, st, "api").State == store.StateDelivered })
+	dl := state(t, st, "api")
+	if got := log.get(dl.ID); got != 1 || dl.Attempts != 1 {
+		t.Errorf("%d sends, %d attempts; want the one of the new claim", got, dl.Attempts)
+	}
+}
+
+// shortLease hands deliveries over with a lease too short for an attempt.
+type shortLease struct{ *Dispatcher }
+
+func (s shortLease) Reserve(sink string) (time.Duration, bool) {
+	_, ok := s.Dispatcher.Reserve(sink)
+	return time.Millisecond, ok
+}
