@@ -105,48 +105,6 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// Finish records the outcomes of attempts, each in the delivery's attempt
-// history, in one transaction. An outcome is recorded only under the lease
-// token of the delivery's current claim: one whose lease was lost (it
-// expired and the delivery was claimed again, by this process or another)
-// is dropped, since the new claim records its own attempt.
-func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
-	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-		now := ms(s.now())
-		for _, o := range outcomes {
-			// A retry of a delivery whose sink left the configuration while
-			// the attempt was in flight stays held as no_sink.
-			r, err := tx.exec(ctx, `UPDATE deliveries SET
-				state = CASE WHEN state = ? AND ? = ? THEN state ELSE ? END,
-				next_attempt_at = ?, lease_until = 0, lease_owner = '',
-				last_status = ?, last_error = ?, updated_at = ?
-				WHERE id = ? AND lease_owner = ?`,
-				StateNoSink, o.State, StatePending, o.State,
-				nextAttempt(o, now), o.Status, truncate(o.Error, maxErrorLen), now, o.ID, o.Lease)
-			if err != nil {
-				return fmt.Errorf("%w: finish: %w", ErrUnavailable, err)
-			}
-			if n, _ := r.RowsAffected(); n == 0 {
-				continue // lease lost: the new owner records its own attempt
-			}
-			var n int
-			if err := tx.queryRow(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, owner)
-				SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ?, ? FROM attempts WHERE delivery_id = ?
-				RETURNING n`,
-				o.ID, ms(o.Started), o.Duration.Milliseconds(), o.Status, truncate(o.Error, maxErrorLen), s.owner, o.ID).Scan(&n); err != nil {
-				return fmt.Errorf("%w: record attempt: %w", ErrUnavailable, err)
-			}
-			if n <= maxAttemptsKept {
-				continue
-			}
-			if _, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id = ? AND n <= ?`, o.ID, n-maxAttemptsKept); err != nil {
-				return fmt.Errorf("%w: bound attempts: %w", ErrUnavailable, err)
-			}
-		}
-		return nil
-	})
-}
-
 // Release gives up this process's leases on deliveries it claimed but will
 // not attempt (it is stopping), so they are due again at once, here or on
 // another instance. The attempt the claim counted is taken back.
