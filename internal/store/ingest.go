@@ -101,72 +101,151 @@ func prepare(ev *event.Event, prev string, stale bool, plan Planner) (*prepared,
 //
 // h, if not nil, is offered every new pending delivery (see Handoff).
 func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner, h Handoff) (*IngestResult, error) {
-	preps := make([]*prepared, len(events))
-	for i, ev := range events {
+	in := &intake{events: events, plan: plan, h: h, token: s.leaseToken()}
+	for _, ev := range events {
 		prev, final := s.hints.get(ev.Source, ev.Subject)
 		p, err := prepare(ev, prev, final, plan)
 		if err != nil {
 			return nil, err
 		}
-		preps[i] = p
+		in.preps = append(in.preps, p)
 	}
-	var res *IngestResult
-	var leased []*Delivery
-	var reserved []string // sinks reserved by the last run of the operation
-	unreserve := func() {
-		for _, sink := range reserved {
-			h.Unreserve(sink)
-		}
-		reserved, leased = reserved[:0], leased[:0]
-	}
-	token := s.leaseToken()
-	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-		unreserve() // a run again after another operation failed
-		res = &IngestResult{}
-		if err := s.lockSubjects(ctx, tx, events); err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		for _, p := range preps {
-			in := ingestion{tx: tx, p: p, plan: plan, h: h, token: token, now: s.now()}
-			if err := s.ingestOne(ctx, &in); err != nil {
-				return err
-			}
-			reserved = append(reserved, in.reserved...)
-			leased = append(leased, in.leased...)
-			res.Throttled = append(res.Throttled, in.throttled...)
-			if in.replanned {
-				res.Replanned++
-			}
-			if !in.stored {
-				res.Duplicates = append(res.Duplicates, p.ev)
-				continue
-			}
-			res.Stored = append(res.Stored, p.ev)
-			res.Matched = append(res.Matched, p.res.Matched)
-			for _, e := range p.res.Errors {
-				res.RuleErrors = append(res.RuleErrors, EventRuleError{Event: p.ev.ID, RuleError: e})
-			}
-			res.Deliveries += in.created
-			for _, sink := range in.queued {
-				if !seen[sink] {
-					seen[sink] = true
-					res.Sinks = append(res.Sinks, sink)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		if h != nil {
-			unreserve()
-		}
+	if err := s.w.submit(ctx, &op{intake: in, done: make(chan error, 1)}); err != nil {
+		in.unreserve()
 		return nil, err
 	}
-	if len(leased) > 0 {
-		h.Take(leased)
+	if len(in.leased) > 0 {
+		h.Take(in.leased)
 	}
-	return res, nil
+	return in.res, nil
+}
+
+// intake is one callback's events on their way through the writer, and
+// what the last run of its operation did.
+type intake struct {
+	events []*event.Event
+	preps  []*prepared
+	plan   Planner
+	h      Handoff
+	token  string // the lease token of the deliveries it hands over
+
+	res      *IngestResult
+	seen     map[string]bool // sinks in res.Sinks
+	reserved []string        // sinks whose handoff reservation was taken
+	leased   []*Delivery     // deliveries stored leased to this process
+}
+
+// unreserve gives back the reservations of the last run.
+func (in *intake) unreserve() {
+	for _, sink := range in.reserved {
+		in.h.Unreserve(sink)
+	}
+	in.reserved, in.leased = in.reserved[:0], in.leased[:0]
+}
+
+// intakes runs the intakes of a batch that are next to each other: one
+// INSERT for all their events, then each event's subject, throttles and
+// deliveries in order, then one INSERT for all their deliveries. If a
+// statement for several intakes fails, each runs again on its own.
+func (s *Store) intakes(ctx context.Context, tx *wtx, ops []*op) error {
+	err := s.runIntakes(ctx, tx, ops)
+	if err != nil && len(ops) > 1 && !tx.conflicted {
+		return fmt.Errorf("%w: %w", errSplit, err)
+	}
+	return err
+}
+
+func (s *Store) runIntakes(ctx context.Context, tx *wtx, ops []*op) error {
+	now := s.now()
+	var first []*prepared // the first of each event id in the group
+	byID := map[string]bool{}
+	for _, o := range ops {
+		in := o.intake
+		in.unreserve() // a run again after another operation failed
+		in.res, in.seen = &IngestResult{}, map[string]bool{}
+		if err := s.lockSubjects(ctx, tx, in.events); err != nil {
+			return err
+		}
+		for _, p := range in.preps {
+			if !byID[p.ev.ID] {
+				byID[p.ev.ID] = true
+				first = append(first, p)
+			}
+		}
+	}
+	inserted, err := s.insertEvents(ctx, tx, first)
+	if err != nil {
+		return err
+	}
+	var rows []any // the deliveries of every intake
+	for _, o := range ops {
+		in := o.intake
+		for _, p := range in.preps {
+			if !inserted[p.ev.ID] {
+				in.res.Duplicates = append(in.res.Duplicates, p.ev)
+				continue
+			}
+			delete(inserted, p.ev.ID) // a second copy in this group is a duplicate
+			if rows, err = s.ingestOne(ctx, tx, in, p, now, rows); err != nil {
+				return err
+			}
+		}
+	}
+	for len(rows) > 0 {
+		n := insertChunk(len(rows) / deliveryInsertColumns)
+		if _, err := tx.exec(ctx, insertDeliveries(n), rows[:deliveryInsertColumns*n]...); err != nil {
+			return fmt.Errorf("%w: delivery: %w", ErrUnavailable, err)
+		}
+		rows = rows[deliveryInsertColumns*n:]
+	}
+	return nil
+}
+
+// insertEvents inserts events whose ids are distinct, a chunk per
+// statement, and returns the ids that were new.
+func (s *Store) insertEvents(ctx context.Context, tx *wtx, preps []*prepared) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(preps))
+	for len(preps) > 0 {
+		n := insertChunk(len(preps))
+		args := make([]any, 0, 8*n)
+		for _, p := range preps[:n] {
+			ev := p.ev
+			args = append(args, ev.ID, ev.Receiver, ev.Source, ev.Type, ev.Subject, ev.Status, ms(ev.ReceivedAt), string(p.body))
+		}
+		rows, err := tx.query(ctx, `INSERT INTO events (id, receiver, source, type, subject, status, received_at, body)
+			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, ?)", n)+` ON CONFLICT (id) DO NOTHING RETURNING id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: event: %w", ErrUnavailable, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("%w: event: %w", ErrUnavailable, err)
+			}
+			inserted[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("%w: event: %w", ErrUnavailable, err)
+		}
+		preps = preps[n:]
+	}
+	return inserted, nil
+}
+
+// insertChunks are the row counts of the multi-row INSERTs, largest first:
+// a few statement texts cover any number of rows.
+var insertChunks = []int{64, 16, 4, 1}
+
+// insertChunk returns the largest chunk of at most n rows.
+func insertChunk(n int) int {
+	for _, c := range insertChunks {
+		if n >= c {
+			return c
+		}
+	}
+	return 1
 }
 
 // lockSubjects locks, on Postgres, the subjects of a callback with several
@@ -198,24 +277,6 @@ func (s *Store) lockSubjects(ctx context.Context, tx *wtx, events []*event.Event
 	return nil
 }
 
-// ingestion is the writer's work on one prepared event, and what it did.
-type ingestion struct {
-	tx    *wtx
-	p     *prepared
-	plan  Planner
-	h     Handoff
-	token string
-	now   time.Time
-
-	stored    bool
-	replanned bool
-	created   int         // deliveries to send (not suppressed)
-	throttled []string    // rules a throttle suppressed
-	reserved  []string    // sinks whose handoff reservation was taken
-	queued    []string    // sinks of deliveries left for a claim
-	leased    []*Delivery // deliveries stored leased to this process
-}
-
 // upsertSubject records an event's status as its subject's state (unless
 // the subject is final already: a stale event changes nothing) and returns
 // the state before, all in one statement: on Postgres the upsert locks the
@@ -230,31 +291,22 @@ const upsertSubject = `INSERT INTO subjects (source, subject, status, final, upd
 		updated_at = CASE WHEN subjects.final <> 0 THEN subjects.updated_at ELSE excluded.updated_at END
 	RETURNING prior_status, prior_final`
 
-// ingestOne stores one event and its deliveries.
-func (s *Store) ingestOne(ctx context.Context, in *ingestion) error {
-	tx, p, ev := in.tx, in.p, in.p.ev
-	now := ms(in.now)
-	r, err := tx.exec(ctx, `INSERT INTO events (id, receiver, source, type, subject, status, received_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		ev.ID, ev.Receiver, ev.Source, ev.Type, ev.Subject, ev.Status, ms(ev.ReceivedAt), string(p.body))
-	if err != nil {
-		return fmt.Errorf("%w: event: %w", ErrUnavailable, err)
-	}
-	if n, err := r.RowsAffected(); err != nil {
-		return fmt.Errorf("%w: event: %w", ErrUnavailable, err)
-	} else if n == 0 {
-		return nil // a repeated callback
-	}
-	in.stored = true
+// ingestOne records a new event's subject state, routes it again if that
+// state is not the one it was routed for, applies throttles, and appends
+// its deliveries' rows to rows.
+func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared, at time.Time, rows []any) ([]any, error) {
+	ev := p.ev
+	now := ms(at)
+	res := in.res
 	if s.hookEv != nil {
 		if err := s.hookEv(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var prev string
 	var final int
 	if err := tx.queryRow(ctx, upsertSubject, ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now).Scan(&prev, &final); err != nil {
-		return fmt.Errorf("%w: subject: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: subject: %w", ErrUnavailable, err)
 	}
 	// Remember the state this leaves, in commit order.
 	if final != 0 {
@@ -266,23 +318,25 @@ func (s *Store) ingestOne(ctx context.Context, in *ingestion) error {
 		// Routed for another state: route again for the one committed.
 		q, err := prepare(ev, prev, final != 0, in.plan)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		*p = *q
-		in.replanned = true
+		res.Replanned++
 		if _, err := tx.exec(ctx, `UPDATE events SET body = ? WHERE id = ?`, string(p.body), ev.ID); err != nil {
-			return fmt.Errorf("%w: event: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: event: %w", ErrUnavailable, err)
 		}
+	}
+	res.Stored = append(res.Stored, ev)
+	res.Matched = append(res.Matched, p.res.Matched)
+	for _, e := range p.res.Errors {
+		res.RuleErrors = append(res.RuleErrors, EventRuleError{Event: ev.ID, RuleError: e})
 	}
 	matches := slices.Clone(p.res.Matches) // a throttle may render some again
 	states, throttled, err := s.throttle(ctx, tx, matches, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	in.throttled = throttled
-	// One statement for all of the event's deliveries: on Postgres each
-	// statement is a round trip.
-	args := make([]any, 0, deliveryInsertColumns*len(matches))
+	res.Throttled = append(res.Throttled, throttled...)
 	for i, m := range matches {
 		state := StatePending
 		if states != nil {
@@ -293,32 +347,28 @@ func (s *Store) ingestOne(ctx context.Context, in *ingestion) error {
 		var owner string
 		attempts := 0
 		if state == StatePending {
-			in.created++
-			in.queued = append(in.queued, m.Sink)
+			res.Deliveries++
+			lease, ok := time.Duration(0), false
 			if in.h != nil {
-				if lease, ok := in.h.Reserve(m.Sink); ok {
-					in.reserved = append(in.reserved, m.Sink)
-					in.queued = in.queued[:len(in.queued)-1]
-					until := in.now.Add(lease)
-					leaseUntil, owner, attempts = ms(until), in.token, 1
-					in.leased = append(in.leased, &Delivery{ID: id, EventID: ev.ID, Rule: m.Rule, Sink: m.Sink,
-						Title: m.Title, Text: m.Text, Templated: m.Templated, State: StatePending, Attempts: 1,
-						CreatedAt: fromMS(now), QueuedAt: fromMS(now), UpdatedAt: fromMS(now), Subject: ev.Subject,
-						EventJSON: p.body, Event: ev, LeaseUntil: until, Lease: in.token})
-				}
+				lease, ok = in.h.Reserve(m.Sink)
+			}
+			if ok {
+				in.reserved = append(in.reserved, m.Sink)
+				until := at.Add(lease)
+				leaseUntil, owner, attempts = ms(until), in.token, 1
+				in.leased = append(in.leased, &Delivery{ID: id, EventID: ev.ID, Rule: m.Rule, Sink: m.Sink,
+					Title: m.Title, Text: m.Text, Templated: m.Templated, State: StatePending, Attempts: 1,
+					CreatedAt: fromMS(now), QueuedAt: fromMS(now), UpdatedAt: fromMS(now), Subject: ev.Subject,
+					EventJSON: p.body, Event: ev, LeaseUntil: until, Lease: in.token})
+			} else if !in.seen[m.Sink] {
+				in.seen[m.Sink] = true
+				res.Sinks = append(res.Sinks, m.Sink)
 			}
 		}
-		args = append(args, id, ev.ID, m.Rule, m.Sink, m.Title, m.Text, b2i(m.Templated),
+		rows = append(rows, id, ev.ID, m.Rule, m.Sink, m.Title, m.Text, b2i(m.Templated),
 			state, now, now, now, now, attempts, leaseUntil, owner)
 	}
-	for len(args) > 0 {
-		n := min(len(args)/deliveryInsertColumns, maxInsertRows)
-		if _, err := tx.exec(ctx, insertDeliveries(n), args[:deliveryInsertColumns*n]...); err != nil {
-			return fmt.Errorf("%w: delivery: %w", ErrUnavailable, err)
-		}
-		args = args[deliveryInsertColumns*n:]
-	}
-	return nil
+	return rows, nil
 }
 
 // maxInsertRows bounds the rows of one INSERT, within the databases'
@@ -330,7 +380,7 @@ const maxInsertRows = 256
 const deliveryInsertColumns = 15
 
 // insertDeliveries returns the statement that inserts n deliveries; the
-// common counts are made once.
+// chunk sizes are made once.
 func insertDeliveries(n int) string {
 	if n < len(insertDeliveriesN) {
 		return insertDeliveriesN[n]
@@ -338,7 +388,7 @@ func insertDeliveries(n int) string {
 	return makeInsertDeliveries(n)
 }
 
-var insertDeliveriesN = func() (qs [9]string) {
+var insertDeliveriesN = func() (qs [65]string) {
 	for n := 1; n < len(qs); n++ {
 		qs[n] = makeInsertDeliveries(n)
 	}

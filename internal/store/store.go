@@ -128,6 +128,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.w = newWriter(s.db, s.d)
+	s.w.intakes = s.intakes
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -26,9 +27,17 @@ const batchTimeout = 30 * time.Second
 // and the others in the batch still commit. fn may run more than once (when
 // another operation of its batch fails) and must reset what it reports.
 type op struct {
-	fn   func(ctx context.Context, tx *wtx) error
-	done chan error
+	fn func(ctx context.Context, tx *wtx) error
+	// intake, if set instead of fn, is a callback's intake: the intakes
+	// next to each other in a batch run together (writer.intakes), so their
+	// events and deliveries are inserted a few statements for all.
+	intake *intake
+	done   chan error
 }
+
+// errSplit is returned by a group of operations that failed as a whole:
+// each runs again on its own, where the failure is its own.
+var errSplit = errors.New("group failed: run each operation alone")
 
 // writer runs every write of the store through goroutines that batch
 // concurrent operations into a single transaction: group commit. An
@@ -38,9 +47,11 @@ type op struct {
 // d.writers, all taking operations from the same queue, so one batch fills
 // while others commit.
 type writer struct {
-	db  *sql.DB
-	d   dialect
-	ops chan *op
+	db *sql.DB
+	d  dialect
+	// intakes runs the intakes next to each other in a batch (Store.intakes).
+	intakes func(ctx context.Context, tx *wtx, ops []*op) error
+	ops     chan *op
 	// stmts caches prepared statements by their ?-placeholder text.
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
@@ -74,7 +85,12 @@ func newWriter(db *sql.DB, d dialect) *writer {
 // do runs fn in a transaction shared with concurrent callers and returns
 // once that transaction committed (nil) or failed.
 func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
-	o := &op{fn: fn, done: make(chan error, 1)}
+	return w.submit(ctx, &op{fn: fn, done: make(chan error, 1)})
+}
+
+// submit queues o and returns once the transaction that holds it
+// committed (nil) or failed.
+func (w *writer) submit(ctx context.Context, o *op) error {
 	select {
 	case <-w.quit:
 		return errClosed
@@ -281,6 +297,11 @@ func (w *writer) run(batch []*op) {
 		w.prepare(unprepared)
 		clear(unprepared)
 		switch {
+		case failed >= 0 && errors.Is(err, errSplit):
+			for _, o := range batch {
+				w.run([]*op{o})
+			}
+			return
 		case failed >= 0 && conflicted && len(batch) > 1:
 			// A deadlock with a concurrent transaction (another loop or
 			// instance locking the same subjects in another order) is no
@@ -335,14 +356,25 @@ func (w *writer) runTx(batch []*op, unprepared map[string]bool) (int, bool, erro
 		// goroutine per statement; a local write has nothing to cancel.
 		stmtCtx = context.WithoutCancel(ctx)
 	}
-	for i, o := range batch {
-		if err := o.fn(stmtCtx, tx); err != nil {
+	for i := 0; i < len(batch); {
+		j := i + 1
+		var err error
+		if batch[i].intake != nil {
+			for j < len(batch) && batch[j].intake != nil {
+				j++
+			}
+			err = w.intakes(stmtCtx, tx, batch[i:j])
+		} else {
+			err = batch[i].fn(stmtCtx, tx)
+		}
+		if err != nil {
 			sqlTx.Rollback()
 			if ctx.Err() != nil {
 				return -1, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			return i, tx.conflicted, err
 		}
+		i = j
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return -1, false, fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
