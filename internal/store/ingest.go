@@ -299,7 +299,7 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 	now := ms(at)
 	res := in.res
 	if s.hookEv != nil {
-		if err := s.hookEv(); err != nil {
+		if err := s.hookEv(ev); err != nil {
 			return nil, err
 		}
 	}

@@ -142,28 +142,23 @@ func pause(ctx context.Context, d time.Duration) error {
 }
 
 // pruneDeliveries deletes up to limit deliveries of sink in state that
-// finished before cutoff, with their attempts and then the events left
-// without deliveries. It returns how many candidates it found.
+// finished before cutoff, with their attempts; pruneEvents then deletes the
+// events left without deliveries. It returns how many candidates it found.
 func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff int64, r Retention) (Pruned, int, error) {
 	limit := r.Batch
-	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT id, event_id FROM deliveries
+	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT id FROM deliveries
 		WHERE sink = ? AND state = ? AND next_attempt_at < ? ORDER BY next_attempt_at LIMIT ?`), sink, state, cutoff, limit)
 	if err != nil {
 		return Pruned{}, 0, fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 	}
-	var ids, events []string
-	seen := map[string]bool{}
+	var ids []string
 	for rows.Next() {
-		var id, ev string
-		if err := rows.Scan(&id, &ev); err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return Pruned{}, 0, fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 		}
 		ids = append(ids, id)
-		if !seen[ev] {
-			seen[ev] = true
-			events = append(events, ev)
-		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

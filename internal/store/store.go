@@ -1,6 +1,9 @@
 // Package store keeps events and their deliveries durably: the embedded
-// SQLite default and Postgres to scale out share one SQL implementation;
-// what differs between them lives in dialect.go.
+// SQLite default and Postgres to scale out share one SQL implementation.
+// The dialect (dialect.go) names what differs in the SQL; the schema lock
+// (schema.go), the subject locks of intake (ingest.go) and the event walk of
+// retention (retention.go) branch on the backend where its behaviour
+// differs.
 //
 // Every write goes through a group-commit writer: concurrent intakes share
 // one transaction (and one fsync); an operation that fails is answered with
@@ -93,7 +96,7 @@ type Store struct {
 	leases atomic.Uint64 // claims made, for lease tokens
 	hints  subjectHints
 	now    func() time.Time
-	hookEv func() error // test hook: runs after an event insert
+	hookEv func(*event.Event) error // test hook: runs after an event insert
 
 	dsn          string // as given to Open (tests open a second instance on it)
 	log          *slog.Logger

@@ -117,7 +117,7 @@ func testAtomic(t *testing.T, open func(testing.TB, *clock) *Store) {
 	ctx := context.Background()
 	boom := errors.New("injected fault")
 	calls := 0
-	st.hookEv = func() error {
+	st.hookEv = func(*event.Event) error {
 		calls++
 		if calls == 2 { // the second event of the callback
 			return boom
