@@ -85,7 +85,7 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 			errs = append(errs, located(f, err, c.Line, c.Section("sink"))...)
 			continue
 		}
-		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: s, Delivery: c.Delivery.WithDefaults()})
+		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: kindedSink{s}, Delivery: c.Delivery.WithDefaults()})
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -11,12 +11,6 @@ import (
 	"github.com/switchboard/switchboard/receivers"
 )
 
-// Event types this receiver produces.
-const (
-	TypeOutbound = "fax.outbound"
-	TypeInbound  = "fax.inbound"
-)
-
 // descriptions are the confirmed InterFAX fax status codes (protocols.md §3).
 // The rest of the positive table is unknown: those read "failed (code N)".
 var descriptions = map[int]string{
@@ -87,10 +81,10 @@ func normalize(cb callback) (*event.Event, error) {
 		}
 	}
 
-	ev := &event.Event{Source: "interfax", Type: TypeOutbound}
+	ev := &event.Event{Source: "interfax", Type: TypeOutbound, Kind: outboundKind}
 	idKey, codeKey, timeKey, sch := "TransactionID", "Status", "CompletionTime", outboundSchema
 	if inbound {
-		ev.Type = TypeInbound
+		ev.Type, ev.Kind = TypeInbound, inboundKind
 		idKey, codeKey, timeKey, sch = "MessageID", "MessageStatus", "ReceiveTime", inboundSchema
 		// Tolerate an inbound callback that uses the outbound names.
 		if !has("messageid") && has("transactionid") {
