@@ -151,3 +151,27 @@ rules:
 		t.Errorf("WSDL: %d %s", resp.StatusCode, b)
 	}
 }
+
+// A form callback declared windows-1252 keeps its accents and its euro sign
+// exactly, through the server, the store and a webhook.
+func TestInterfaxCharsetEndToEnd(t *testing.T) {
+	rec := &hookRecorder{}
+	hook := httptest.NewServer(rec)
+	defer hook.Close()
+	base, _ := serve(t, fmt.Sprintf(`
+receivers:
+  fax: {type: interfax, token: %s}
+sinks:
+  status-api: {type: webhook, url: "%s"}
+rules:
+  - {name: all, when: "true", to: [status-api]}
+`, faxToken, hook.URL))
+	// Contact=Dr+M%FCller%2C+K%F6ln&Subject=Rechnung+%80+42 in windows-1252.
+	if code, _, body := postFax(t, base+"/hooks/fax?token="+faxToken, "form-windows-1252"); code != 200 {
+		t.Fatalf("windows-1252 form: %d %q", code, body)
+	}
+	data, _ := rec.waitEvents(t, 1)[0]["data"].(map[string]any)
+	if data["Contact"] != "Dr Müller, Köln" || data["Subject"] != "Rechnung € 42" {
+		t.Errorf("data Contact, Subject = %q, %q; want %q, %q", data["Contact"], data["Subject"], "Dr Müller, Köln", "Rechnung € 42")
+	}
+}
