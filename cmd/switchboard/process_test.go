@@ -30,9 +30,9 @@ import (
 
 // TestProcessKillNine runs the real binary, kills it with SIGKILL while
 // callbacks are being acknowledged, restarts it on the same store and checks
-// that every acknowledged callback is delivered to the webhook sink (SPEC §5:
-// a 200 comes only after the event and its deliveries are durable; §6: at
-// least once).
+// that every acknowledged callback is delivered to the webhook sink: a 200
+// comes only after the event and its deliveries are durable, and delivery
+// is at least once.
 func TestProcessKillNine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")

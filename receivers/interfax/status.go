@@ -11,8 +11,10 @@ import (
 	"github.com/switchboard/switchboard/receivers"
 )
 
-// descriptions are the confirmed InterFAX fax status codes (protocols.md §3).
-// The rest of the positive table is unknown: those read "failed (code N)".
+// descriptions are the InterFAX fax status codes confirmed by InterFAX's
+// list (https://help.uplandsoftware.com/interfax/en/send-faxes/fax-status-codes.htm;
+// 263 from wix-incubator/libfax's StatusCode.scala, which cites it). The
+// rest of the positive table is unknown: those read "failed (code N)".
 var descriptions = map[int]string{
 	-1:     "pre-processing",
 	-11:    "pre-processing",

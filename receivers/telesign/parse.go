@@ -101,8 +101,10 @@ func normalize(m map[string]any, now time.Time) *event.Event {
 	return ev
 }
 
-// eventType names the event type (SPEC §2) from sub_resource, the Voice API
-// event name and the presence of a verify object.
+// eventType names the event type (a Type constant, or
+// telesign.<sub_resource> for a sub_resource it does not know) from
+// sub_resource, the Voice API event name and the presence of a verify
+// object.
 func eventType(subResource, eventName string, verify any) string {
 	sub := strings.ToLower(strings.TrimSpace(subResource))
 	switch sub {
