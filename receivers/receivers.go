@@ -27,8 +27,11 @@ type Receiver interface {
 	// Parse turns the callback into one or more events. It must not depend
 	// on Verify having run (switchboard test can skip verification). now is
 	// the time of acceptance. Each event must have Source, Type, Subject,
-	// Status, Code, Description, Time, Data and DedupKey set; the core seals
-	// the rest. Malformed input yields an *Error with status 400 or 415.
+	// Status, Code, Description, Time, Data and DedupKey set, and Kind to
+	// one of the kinds its package declares (its Kinds, which the wiring
+	// also collects for events read back from the store; without one the
+	// event gets generic wording and counts as "other"). The core seals the
+	// rest. Malformed input yields an *Error with status 400 or 415.
 	Parse(r *http.Request, body []byte, now time.Time) ([]*event.Event, error)
 
 	// Reply writes the response to the vendor: success when err is nil,

@@ -163,7 +163,8 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 }
 
-// SPEC §3 writes a reference inside a flow mapping, where its braces would
+// The README writes a reference inside a one-line { … } mapping
+// (smtp: { host: …, password: ${SMTP_PASSWORD} }), where its braces would
 // otherwise end the mapping.
 func TestExpandInFlowMapping(t *testing.T) {
 	src := "sinks:\n  mail:\n    type: log\n    timeout: ${T}\n    retry: { max_attempts: ${N:-3}, initial_backoff: ${B}${U} }\nstore: \"$${literal}\"\n"

@@ -122,7 +122,6 @@ func fieldValues(n ast.Node, env map[string]any) string {
 // an expression, once each, in order.
 type fieldCollector struct {
 	fields []string
-	inner  map[ast.Node]bool // parts of a member access already collected
 }
 
 func (c *fieldCollector) Visit(node *ast.Node) {

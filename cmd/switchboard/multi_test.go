@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // Several instances on one Postgres (issue: scale out). The configuration
@@ -190,18 +192,13 @@ func testMultiInstanceKill(t *testing.T, bin string, instances, callbacks int) {
 	// instance has claimed it after the lease and recorded it delivered.
 	var missing []string
 	pending := -1
-	for {
-		missing = hook.missing(want)
-		if len(missing) == 0 {
-			if pending = countPending(t, db); pending == 0 {
-				break
-			}
+	testutil.WaitFor(time.Until(deadline), func() bool {
+		if missing = hook.missing(want); len(missing) > 0 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		pending = countPending(t, db)
+		return pending == 0
+	})
 	allDelivered := time.Since(killedAt)
 	if pending != 0 {
 		t.Errorf("%d deliveries not recorded as delivered (pending: %d)", len(missing), pending)
@@ -334,14 +331,7 @@ func (h *leaseRecorder) release() {
 
 // waitHeld waits until n requests are held.
 func (h *leaseRecorder) waitHeld(n int, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for h.held.Load() < int64(n) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
+	return testutil.WaitFor(limit, func() bool { return h.held.Load() >= int64(n) })
 }
 
 func (h *leaseRecorder) unique() int {

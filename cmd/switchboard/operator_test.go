@@ -32,6 +32,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/receivers/telesign"
 	"github.com/switchboard/switchboard/sinks/webhook"
 )
@@ -50,24 +51,6 @@ const (
 	opAdminToken    = "admin-TOKEN-secret-0f1e2d3c4b"
 )
 
-// syncBuffer is a bytes.Buffer safe for the service's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // opEnv is a running `switchboard serve` with its surroundings, and all
 // the output seen so far.
 type opEnv struct {
@@ -76,8 +59,8 @@ type opEnv struct {
 	hooks    string // callback base URL
 	admin    string // admin base URL
 	dbPath   string
-	serveOut *syncBuffer
-	seen     syncBuffer // every CLI output and HTTP reply
+	serveOut *testutil.SyncBuffer
+	seen     testutil.SyncBuffer // every CLI output and HTTP reply
 	slackUp  atomic.Bool
 	slackHit atomic.Int32
 }
@@ -141,12 +124,8 @@ func (e *opEnv) listJSON(args ...string) []map[string]any {
 // waitSettled waits until no delivery is pending.
 func (e *opEnv) waitSettled() {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(e.listJSON("--state", "pending")) > 0 {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("deliveries still pending:\n%s", e.serveOut)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testutil.WaitFor(30*time.Second, func() bool { return len(e.listJSON("--state", "pending")) == 0 }) {
+		e.t.Fatalf("deliveries still pending:\n%s", e.serveOut)
 	}
 }
 
@@ -160,7 +139,7 @@ func (e *opEnv) waitSettled() {
 // connections, a reload and a check of a bad configuration), and no secret
 // may appear anywhere.
 func TestOperatorFlow(t *testing.T) {
-	e := &opEnv{t: t, serveOut: &syncBuffer{}}
+	e := &opEnv{t: t, serveOut: &testutil.SyncBuffer{}}
 	dir := t.TempDir()
 	e.dbPath = filepath.Join(dir, "sb.db")
 
@@ -284,18 +263,16 @@ rules:
 		}
 	}
 	defer stop()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := http.Get(e.admin + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+	ready := testutil.WaitFor(10*time.Second, func() bool {
+		resp, err := http.Get(e.admin + "/readyz")
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready:\n%s", e.serveOut)
-		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if !ready {
+		t.Fatalf("serve not ready:\n%s", e.serveOut)
 	}
 
 	// Callbacks: one good fax failure, one good SMS status, and each way of

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // TestPostgresOutage cuts serve off from its Postgres (through a proxy)
@@ -95,33 +96,27 @@ func TestPostgresOutage(t *testing.T) {
 	// It comes back: so does serve, without a restart.
 	proxy.up(t)
 	deadline := time.Now().Add(15 * time.Second)
-	for i := 0; ; i++ {
-		s := fmt.Sprintf("after-%02d", i)
-		code := post(s)
-		if code == http.StatusOK {
-			acked = append(acked, s)
-			if len(acked) == 40 {
-				break
+	next, code := 0, 0
+	recovered := testutil.WaitFor(time.Until(deadline), func() bool {
+		for len(acked) < 40 {
+			s := fmt.Sprintf("after-%02d", next)
+			next++
+			if code = post(s); code != http.StatusOK {
+				return false
 			}
-			continue
+			acked = append(acked, s)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("callbacks still answered %d 15s after the database came back\n%s", code, p.logTail())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return true
+	})
+	if !recovered {
+		t.Fatalf("callbacks still answered %d 15s after the database came back\n%s", code, p.logTail())
 	}
 	if code := ready(); code != http.StatusOK {
 		t.Errorf("/readyz after the database came back: %d, want 200", code)
 	}
-	for {
-		missing := hook.missing(acked)
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d acknowledged callbacks not delivered: %v\n%s", len(missing), missing, p.logTail())
-		}
-		time.Sleep(50 * time.Millisecond)
+	var missing []string
+	if !testutil.WaitFor(time.Until(deadline), func() bool { missing = hook.missing(acked); return len(missing) == 0 }) {
+		t.Fatalf("%d acknowledged callbacks not delivered: %v\n%s", len(missing), missing, p.logTail())
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -135,15 +130,14 @@ func TestPostgresOutage(t *testing.T) {
 // waitLog waits until the process's output contains s.
 func waitLog(t *testing.T, p *process, s string, limit time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	for !strings.Contains(p.logTail(), s) {
-		select {
-		case <-p.done:
-			t.Fatalf("serve exited: %v\n%s", p.err, p.logTail())
-		case <-ctx.Done():
-			t.Fatalf("no %q in the log after %s\n%s", s, limit, p.logTail())
-		case <-time.After(20 * time.Millisecond):
+	logged := testutil.WaitFor(limit, func() bool {
+		if strings.Contains(p.logTail(), s) {
+			return true
 		}
+		p.mustRun(t, "serve exited")
+		return false
+	})
+	if !logged {
+		t.Fatalf("no %q in the log after %s\n%s", s, limit, p.logTail())
 	}
 }

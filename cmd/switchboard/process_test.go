@@ -25,13 +25,14 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // TestProcessKillNine runs the real binary, kills it with SIGKILL while
 // callbacks are being acknowledged, restarts it on the same store and checks
-// that every acknowledged callback is delivered to the webhook sink (SPEC §5:
-// a 200 comes only after the event and its deliveries are durable; §6: at
-// least once).
+// that every acknowledged callback is delivered to the webhook sink: a 200
+// comes only after the event and its deliveries are durable, and delivery
+// is at least once.
 func TestProcessKillNine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
@@ -169,20 +170,15 @@ rules:
 
 	// Deliveries in flight at the kill stay leased to the dead process for
 	// the sink timeout plus the lease margin.
-	deadline := time.Now().Add(sinkTimeout + leaseMargin + 15*time.Second)
 	start := time.Now()
 	var missing []string
-	for {
-		missing = hook.missing(want)
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
+	testutil.WaitFor(sinkTimeout+leaseMargin+15*time.Second, func() bool {
+		if missing = hook.missing(want); len(missing) == 0 {
+			return true
 		}
-		select {
-		case <-p2.done:
-			t.Fatalf("restarted switchboard exited: %v\n%s", p2.err, p2.logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		p2.mustRun(t, "restarted switchboard exited")
+		return false
+	})
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		list := strings.Join(missing[:min(len(missing), 50)], " ")
@@ -300,23 +296,31 @@ func (p *process) waitReady(t *testing.T, admin string, limit time.Duration) {
 	t.Helper()
 	c := &http.Client{Timeout: time.Second}
 	defer c.CloseIdleConnections()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
+	ready := testutil.WaitFor(limit, func() bool {
 		resp, err := c.Get("http://" + admin + "/readyz")
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
-		select {
-		case <-p.done:
-			t.Fatalf("switchboard exited before it was ready: %v\n%s", p.err, p.logTail())
-		case <-time.After(20 * time.Millisecond):
-		}
+		p.mustRun(t, "switchboard exited before it was ready")
+		return false
+	})
+	if !ready {
+		t.Fatalf("switchboard not ready after %s\n%s", limit, p.logTail())
 	}
-	t.Fatalf("switchboard not ready after %s\n%s", limit, p.logTail())
+}
+
+// mustRun fails the test, saying what, if the process has exited.
+func (p *process) mustRun(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-p.done:
+		t.Fatalf("%s: %v\n%s", what, p.err, p.logTail())
+	default:
+	}
 }
 
 // logTail returns the end of the process's output, for failure messages.

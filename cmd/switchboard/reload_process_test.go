@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // pathRecorder records the subject of every event posted to it, by path.
@@ -108,12 +110,8 @@ func postStatus(t *testing.T, listen, subject, status string) {
 
 func waitUntil(t *testing.T, p *process, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s\n%s", limit, what, p.logTail())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testutil.WaitFor(limit, cond) {
+		t.Fatalf("not within %s: %s\n%s", limit, what, p.logTail())
 	}
 }
 

@@ -33,7 +33,8 @@ func (f *headerFlag) Set(s string) error {
 }
 
 // cmdTest runs a recorded callback through a receiver and the rules
-// without storing or sending anything (SPEC §4).
+// without storing or sending anything, and prints what the service would
+// do.
 func cmdTest(args []string, stdout, stderr io.Writer) error {
 	fs := flags("test", stderr)
 	path := configFlag(fs)

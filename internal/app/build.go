@@ -89,7 +89,7 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		if d.Concurrency <= 0 {
 			d.Concurrency = defaultConcurrency[c.Type]
 		}
-		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: s, Delivery: d.WithDefaults()})
+		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: kindedSink{s}, Delivery: d.WithDefaults()})
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/receivers/telesign"
 )
 
@@ -45,17 +46,11 @@ func (h *hookRecorder) snapshot() []map[string]any {
 // waitEvents polls until the recorder holds n events.
 func (h *hookRecorder) waitEvents(t *testing.T, n int) []map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		evs := h.snapshot()
-		if len(evs) >= n {
-			return evs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook got %d events, want %d", len(evs), n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var evs []map[string]any
+	if !testutil.WaitFor(10*time.Second, func() bool { evs = h.snapshot(); return len(evs) >= n }) {
+		t.Fatalf("webhook got %d events, want %d", len(evs), n)
 	}
+	return evs
 }
 
 // serve runs the whole service on cfg (listen and admin are set to free

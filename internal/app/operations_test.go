@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/internal/testutil"
 )
 
 // opsService runs the service on cfg and returns the callback and admin
@@ -68,21 +70,20 @@ func adminGet(t *testing.T, method, url, token string) (int, string) {
 // waitMetric polls /metrics until the sample has the value.
 func waitMetric(t *testing.T, admin, token, sample string, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
 	var last string
-	for time.Now().Before(deadline) {
+	ok := testutil.WaitFor(10*time.Second, func() bool {
 		_, body := adminGet(t, "GET", admin+"/metrics", token)
 		for _, line := range strings.Split(body, "\n") {
 			if v, ok := strings.CutPrefix(line, sample+" "); ok {
 				last = v
-				if v == fmt.Sprint(want) {
-					return
-				}
+				return v == fmt.Sprint(want)
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		return false
+	})
+	if !ok {
+		t.Fatalf("%s = %q, want %v", sample, last, want)
 	}
-	t.Fatalf("%s = %q, want %v", sample, last, want)
 }
 
 // The admin listener serves /metrics and the delivery log API behind the

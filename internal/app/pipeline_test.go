@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard/switchboard/internal/deliver"
 	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/rules"
 )
 
@@ -178,10 +179,10 @@ rules:
 		"mail-flaky":    {store.StateDelivered, 2},
 		"mail-refusing": {store.StateDead, 1},
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ds, err := st.List(context.Background(), store.Filter{})
-		if err != nil {
+	var ds []*store.Delivery
+	finished := testutil.WaitFor(15*time.Second, func() bool {
+		var err error
+		if ds, err = st.List(context.Background(), store.Filter{}); err != nil {
 			t.Fatal(err)
 		}
 		done := 0
@@ -190,19 +191,16 @@ rules:
 				done++
 			}
 		}
-		if done == len(want) {
-			for _, dl := range ds {
-				w := want[dl.Sink]
-				if dl.State != w.state || dl.Attempts != w.attempts {
-					t.Errorf("%s: %s after %d attempts (last %d %q), want %s after %d", dl.Sink, dl.State, dl.Attempts, dl.LastStatus, dl.LastError, w.state, w.attempts)
-				}
-			}
-			break
+		return done == len(want)
+	})
+	if !finished {
+		t.Fatalf("deliveries not finished: %+v", ds)
+	}
+	for _, dl := range ds {
+		w := want[dl.Sink]
+		if dl.State != w.state || dl.Attempts != w.attempts {
+			t.Errorf("%s: %s after %d attempts (last %d %q), want %s after %d", dl.Sink, dl.State, dl.Attempts, dl.LastStatus, dl.LastError, w.state, w.attempts)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries not finished: %+v", ds)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	calls := limited.calls()
 	if len(calls) != 2 || calls[1].Sub(calls[0]) < 2*time.Second {

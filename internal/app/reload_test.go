@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,25 +17,8 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/internal/testutil"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // idRecorder is a webhook target answering with status and recording the
 // webhook-id of each request.
@@ -65,7 +47,7 @@ func (h *idRecorder) got() []string {
 type reloadService struct {
 	dir, path     string
 	hooks, admin  string
-	log           *syncBuffer
+	log           *testutil.SyncBuffer
 	reload        chan struct{}
 	store         string
 	cancel        func()
@@ -76,7 +58,7 @@ type reloadService struct {
 func startReloadService(t *testing.T, watch bool, cfg string) *reloadService {
 	t.Helper()
 	dir := t.TempDir()
-	rs := &reloadService{dir: dir, path: filepath.Join(dir, "rules.yaml"), log: &syncBuffer{}, reload: make(chan struct{}, 1),
+	rs := &reloadService{dir: dir, path: filepath.Join(dir, "rules.yaml"), log: &testutil.SyncBuffer{}, reload: make(chan struct{}, 1),
 		store: filepath.Join(dir, "sb.db"), done: make(chan error, 1)}
 	rs.configPreface = fmt.Sprintf("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nstore: %s\nreceivers:\n  fax: {type: interfax, unauthenticated: true}\n", rs.store)
 	writeConfig(t, rs.path, rs.configPreface+cfg)
@@ -138,12 +120,8 @@ func (rs *reloadService) readyHash(t *testing.T) string {
 // eventually polls cond until it holds, failing after 10s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.WaitFor(10*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

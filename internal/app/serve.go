@@ -46,8 +46,11 @@ type service struct {
 	ops   *operations // metrics, admin token, retention
 }
 
-// Serve runs the service until ctx is done, then stops accepting callbacks,
-// lets in-flight work finish and returns nil.
+// Serve runs the service until ctx is done or a listener fails, then stops
+// accepting callbacks and lets in-flight work finish (up to
+// Options.ShutdownGrace). It returns nil after a shutdown by ctx, and the
+// error when the configuration, the store or a listener fails, at start or
+// while serving.
 func Serve(ctx context.Context, opts Options) error {
 	log := opts.Log
 	b, err := Load(opts.ConfigPath, log)

@@ -18,7 +18,9 @@ import (
 // marshals and logs as "<secret>". Use Value for the real string.
 type Secret string
 
-const redacted = "<secret>"
+// Redacted is what a secret prints as, in the configuration and in the
+// sinks' errors alike.
+const Redacted = "<secret>"
 
 // Value returns the secret itself.
 func (s Secret) Value() string { return string(s) }
@@ -28,7 +30,7 @@ func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
-	return redacted
+	return Redacted
 }
 
 // GoString keeps %#v from printing the secret.

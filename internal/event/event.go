@@ -41,6 +41,10 @@ type Event struct {
 	// unique within its receiver: a repeated callback yields the same key.
 	// Receivers set it; it is not part of the JSON form.
 	DedupKey string `json:"-" expr:"-"`
+	// Kind is what the receiver knows of the event's type (its default
+	// message wording and highlighted fields). Receivers set it; an event
+	// decoded from JSON gets it from Kinds.Attach. Nil: the generic wording.
+	Kind *Kind `json:"-" expr:"-"`
 }
 
 // Seal sets the fields the core owns: the receiver name, the time of

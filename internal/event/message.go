@@ -26,7 +26,7 @@ func (e *Event) Title() string {
 }
 
 // Text returns the default message body: the description with its code, the
-// transaction, the most useful vendor fields for the type and the time.
+// vendor details its Kind lists, the transaction and the time.
 func (e *Event) Text() string {
 	var parts []string
 	if e.Description != "" {
@@ -34,31 +34,8 @@ func (e *Event) Text() string {
 	} else {
 		parts = append(parts, fmt.Sprintf("code %d", e.Code))
 	}
-	switch e.Type {
-	case "fax.outbound":
-		if v, ok := e.Data["PagesSent"]; ok {
-			parts = append(parts, fmt.Sprintf("%v of %v pages sent", v, e.dataOr("PagesSubmitted", "?")))
-		}
-		if v, ok := e.Data["TrialsPerformed"]; ok {
-			parts = append(parts, fmt.Sprintf("%v tries", v))
-		}
-	case "fax.inbound":
-		if v, ok := e.Data["Pages"]; ok {
-			parts = append(parts, fmt.Sprintf("%v pages", v))
-		}
-	case "sms.inbound":
-		if ur, ok := e.Data["user_response"].(map[string]any); ok {
-			if m, ok := ur["mo_message"].(string); ok && m != "" {
-				parts = append(parts, fmt.Sprintf("message %q", m))
-			}
-		}
-	}
-	if errs, ok := e.Data["errors"].([]any); ok {
-		for _, x := range errs {
-			if m, ok := x.(map[string]any); ok {
-				parts = append(parts, fmt.Sprintf("error %v %v", m["code"], m["description"]))
-			}
-		}
+	if k := e.Kind; k != nil && k.Facts != nil {
+		parts = append(parts, k.Facts(e)...)
 	}
 	ref := fmt.Sprintf("%s %s %s", e.Source, e.Type, e.Subject)
 	if e.Stale {
@@ -68,71 +45,19 @@ func (e *Event) Text() string {
 	return strings.Join(parts, " · ")
 }
 
-func (e *Event) dataOr(key string, def any) any {
-	if v, ok := e.Data[key]; ok {
-		return v
-	}
-	return def
-}
-
-func (e *Event) dataString(keys ...string) string {
-	for _, k := range keys {
-		if v, ok := e.Data[k]; ok {
-			if s := fmt.Sprint(v); s != "" {
-				return s
-			}
-		}
-	}
-	return ""
-}
-
+// noun names the event in a title, as its Kind says.
 func (e *Event) noun() string {
-	switch e.Type {
-	case "fax.outbound":
-		if d := e.dataString("DestinationFax"); d != "" {
-			return "Fax to " + FormatPhone(d)
-		}
-		return "Fax " + e.Subject
-	case "fax.inbound":
-		from := e.dataString("CallerID", "RemoteCSID")
-		if from != "" {
-			return "Inbound fax from " + FormatPhone(from)
-		}
-		return "Inbound fax " + e.Subject
-	case "sms":
-		return "SMS " + e.Subject
-	case "sms.verify":
-		return "SMS verify code " + e.Subject
-	case "voice.verify":
-		return "Voice verify call " + e.Subject
-	case "sms.inbound":
-		if ur, ok := e.Data["user_response"].(map[string]any); ok {
-			if p, ok := ur["phone_number"].(string); ok && p != "" {
-				return "Inbound SMS from " + FormatPhone(p)
-			}
-		}
-		return "Inbound SMS " + e.Subject
-	case "voice.event":
-		if ev := e.dataString("event"); ev != "" {
-			return "Voice " + strings.ReplaceAll(ev, "_", " ") + " " + e.Subject
-		}
-		return "Voice event " + e.Subject
+	if k := e.Kind; k != nil && k.Noun != nil {
+		return k.Noun(e)
 	}
 	return fmt.Sprintf("%s %s %s", e.Source, e.Type, e.Subject)
 }
 
 func (e *Event) verb() string {
-	inbound := e.Type == "fax.inbound" || e.Type == "sms.inbound"
 	switch e.Status {
 	case StatusSuccess:
-		if inbound {
-			return "received"
-		}
-		if e.Type == "voice.verify" {
-			return "answered"
-		}
-		if e.Type == "voice.event" {
-			return "succeeded"
+		if k := e.Kind; k != nil && k.Success != "" {
+			return k.Success
 		}
 		return "delivered"
 	case StatusFailure:

@@ -12,7 +12,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,9 +102,15 @@ func (m *Metrics) Callback(receiver, outcome string, d time.Duration) {
 	m.callbackSeconds.WithLabelValues(receiver).Observe(d.Seconds())
 }
 
-// Event counts one stored event.
+// Event counts one stored event. Its source and type label come from its
+// Kind, which the receiver declared: a type derived from the payload counts
+// as "<source>.other", an event without a Kind as source and type "other".
 func (m *Metrics) Event(ev *event.Event) {
-	m.events.WithLabelValues(bounded(ev.Source, sources), eventType(ev.Type), bounded(ev.Status, statuses)).Inc()
+	source, typ := "other", "other"
+	if k := ev.Kind; k != nil {
+		source, typ = k.Source, k.MetricType()
+	}
+	m.events.WithLabelValues(source, typ, bounded(ev.Status, statuses)).Inc()
 }
 
 // Match counts one event matched by rule.
@@ -156,11 +161,7 @@ func (m *Metrics) Pruned(p store.Pruned) {
 	}
 }
 
-var (
-	sources  = []string{"interfax", "telesign"}
-	statuses = []string{"success", "failure", "pending", "unknown"}
-	types    = []string{"fax.outbound", "fax.inbound", "sms", "sms.verify", "voice.verify", "sms.inbound", "voice.event", "telesign.unknown"}
-)
+var statuses = []string{event.StatusSuccess, event.StatusFailure, event.StatusPending, event.StatusUnknown}
 
 // bounded keeps a label value from a fixed set, else "other".
 func bounded(v string, known []string) string {
@@ -168,18 +169,6 @@ func bounded(v string, known []string) string {
 		if v == k {
 			return v
 		}
-	}
-	return "other"
-}
-
-// eventType bounds the event type label: telesign.<sub_resource> comes from
-// the vendor's payload, so unknown ones share one value.
-func eventType(t string) string {
-	if v := bounded(t, types); v != "other" {
-		return v
-	}
-	if strings.HasPrefix(t, "telesign.") {
-		return "telesign.other"
 	}
 	return "other"
 }

@@ -59,8 +59,12 @@ func TestHooks(t *testing.T) {
 	m.Callback("interfax", "accepted", 3*time.Millisecond)
 	m.Callback("interfax", "accepted", 4*time.Millisecond)
 	m.Callback("telesign", "unauthorized", time.Millisecond)
-	m.Event(&event.Event{Source: "interfax", Type: "fax.outbound", Status: "failure"})
-	m.Event(&event.Event{Source: "telesign", Type: "telesign.made_up_by_vendor", Status: "weird"})
+	// Labels come from the kinds receivers declare, never from the payload.
+	fax := &event.Kind{Source: "interfax", Type: "fax.outbound"}
+	derived := &event.Kind{Source: "telesign"} // every other telesign type
+	m.Event(&event.Event{Source: "interfax", Type: "fax.outbound", Status: "failure", Kind: fax})
+	m.Event(&event.Event{Source: "telesign", Type: "telesign.made_up_by_vendor", Status: "weird", Kind: derived})
+	m.Event(&event.Event{Source: "made-up", Type: "made.up", Status: "success"})
 	m.Match("failed-faxes")
 	m.Match("failed-faxes")
 	m.RuleError("broken")
@@ -82,6 +86,7 @@ func TestHooks(t *testing.T) {
 		`switchboard_callback_duration_seconds_bucket{receiver="interfax",le="0.005"}`:     2,
 		`switchboard_events_total{source="interfax",status="failure",type="fax.outbound"}`: 1,
 		`switchboard_events_total{source="telesign",status="other",type="telesign.other"}`: 1,
+		`switchboard_events_total{source="other",status="success",type="other"}`:           1,
 		`switchboard_rule_matches_total{rule="failed-faxes"}`:                              2,
 		`switchboard_rule_errors_total{rule="broken"}`:                                     1,
 		`switchboard_rule_throttled_total{rule="failed-faxes"}`:                            1,

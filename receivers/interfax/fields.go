@@ -16,8 +16,9 @@ type field struct {
 	xsd  string // s:string, s:long, s:int, s:short, s:decimal or s:dateTime
 }
 
-// outboundFields are the fields of the outbound "Web Feedback" callback
-// (protocols.md §1), in the documented order.
+// outboundFields are the fields of the outbound "Web Feedback" callback, in
+// the order InterFAX's callback guide lists them
+// (https://docs.uplandsoftware.com/interfax/documentation/dev-guide/receive-outgoing-fax-confirmations-via-callback-to-your-web-app/).
 var outboundFields = []field{
 	{"TransactionIDType", "s:string"},
 	{"TransactionID", "s:long"},
@@ -56,8 +57,9 @@ var outboundFields = []field{
 }
 
 // inboundFields are the fields of the inbound (new fax) callback. Only
-// TransactionIDType is confirmed; the rest mirror the SOAP MessageItem
-// (protocols.md §2, inferred).
+// TransactionIDType is confirmed; the rest are inferred: they mirror the
+// MessageItem of the SOAP API
+// (https://www.interfax.net/en/dev/webservice/reference/getlist).
 var inboundFields = []field{
 	{"TransactionIDType", "s:string"},
 	{"MessageID", "s:long"},

@@ -63,8 +63,14 @@ func kindOf(r *http.Request) (kind, map[string]string, error) {
 
 // parseURLEncoded decodes an application/x-www-form-urlencoded body, keeping
 // the fields in order (url.ParseQuery would lose the order between names,
-// and with it a deterministic choice between "Status" and "status").
-func parseURLEncoded(body []byte) ([]pair, error) {
+// and with it a deterministic choice between "Status" and "status"). The
+// percent-decoded bytes are in the charset the Content-Type declared
+// (UTF-8 if none).
+func parseURLEncoded(body []byte, charset string) ([]pair, error) {
+	dec, err := charsetDecoder(charset)
+	if err != nil {
+		return nil, err
+	}
 	var fields []pair
 	s := strings.TrimPrefix(strings.TrimRight(string(body), "\r\n"), "\ufeff")
 	for s != "" {
@@ -82,6 +88,12 @@ func parseURLEncoded(body []byte) ([]pair, error) {
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, &receivers.Error{Status: http.StatusBadRequest, Msg: "malformed form body: bad %-escape in field " + strconv.Quote(clip(k)), Err: err}
 		}
+		if name, err = decode(dec, charset, name); err != nil {
+			return nil, err
+		}
+		if value, err = decode(dec, charset, value); err != nil {
+			return nil, err
+		}
 		// Tolerate a body wrapped over lines, as in printed samples.
 		fields = append(fields, pair{strings.TrimSpace(name), value})
 	}
@@ -90,7 +102,8 @@ func parseURLEncoded(body []byte) ([]pair, error) {
 
 // parseMultipart decodes a multipart/form-data body in memory. Unlike
 // http.Request.ParseMultipartForm it never writes to disk; file parts are
-// skipped (InterFAX sends none).
+// skipped (InterFAX sends none). A part's value is in the charset of its own
+// Content-Type, else of the request's Content-Type, else UTF-8.
 func parseMultipart(body []byte, params map[string]string) ([]pair, error) {
 	boundary := params["boundary"]
 	if boundary == "" {
@@ -117,7 +130,16 @@ func parseMultipart(body []byte, params map[string]string) ([]pair, error) {
 		if err != nil {
 			return nil, &receivers.Error{Status: http.StatusBadRequest, Msg: "malformed multipart/form-data body: " + clipTo(err.Error(), 120), Err: err}
 		}
-		fields = append(fields, pair{strings.TrimSpace(name), string(v)})
+		cs := partCharset(p.Header.Get("Content-Type"), params["charset"])
+		dec, err := charsetDecoder(cs)
+		if err != nil {
+			return nil, err
+		}
+		value, err := decode(dec, cs, string(v))
+		if err != nil {
+			return nil, err
+		}
+		fields = append(fields, pair{strings.TrimSpace(name), value})
 	}
 	return fields, nil
 }

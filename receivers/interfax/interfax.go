@@ -166,14 +166,14 @@ func (rc *Receiver) Parse(r *http.Request, body []byte, _ time.Time) ([]*event.E
 	var cb callback
 	switch k {
 	case kindForm:
-		cb.fields, err = parseURLEncoded(body)
+		cb.fields, err = parseURLEncoded(body, params["charset"])
 		if err == nil && len(cb.fields) == 0 {
 			err = receivers.Errorf(http.StatusBadRequest, "empty body: want an InterFAX callback form")
 		}
 	case kindMultipart:
 		cb.fields, err = parseMultipart(body, params)
 	default:
-		cb, err = parseSOAP(body)
+		cb, err = parseSOAP(body, params)
 	}
 	if err != nil {
 		return nil, err

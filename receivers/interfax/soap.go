@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/switchboard/switchboard/receivers"
 )
@@ -41,12 +40,18 @@ type frame struct {
 // in the Body whose local name is Outbound or Inbound, whatever its prefix or
 // namespace (http:// and https://CallBack.Interfax.net/ both occur), and
 // collects its descendant leaf elements by local name, in any order and
-// through any wrappers. It does not dispatch on SOAPAction.
-func parseSOAP(body []byte) (callback, error) {
+// through any wrappers. It does not dispatch on SOAPAction. params are the
+// Content-Type's parameters: a charset there is the body's (xmlUTF8).
+func parseSOAP(body []byte, params map[string]string) (callback, error) {
 	var cb callback
-	d := xml.NewDecoder(bytes.NewReader(xmlUTF8(body)))
+	body, decoded, err := xmlUTF8(body, params["charset"])
+	if err != nil {
+		return cb, err
+	}
+	var badCharset error
+	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = true
-	d.CharsetReader = charsetReader
+	d.CharsetReader = xmlCharsetReader(decoded, &badCharset)
 
 	var (
 		depth, elements, tokens int
@@ -58,6 +63,9 @@ func parseSOAP(body []byte) (callback, error) {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if badCharset != nil {
+			return cb, badCharset
 		}
 		if err != nil {
 			return cb, soapError("malformed XML: "+clipTo(err.Error(), 160), err)
@@ -150,47 +158,4 @@ func isNil(attrs []xml.Attr) bool {
 		}
 	}
 	return false
-}
-
-// xmlUTF8 strips a UTF-8 byte order mark and transcodes UTF-16 (marked by
-// its byte order mark) to UTF-8, which encoding/xml reads natively; the
-// declaration's encoding="utf-16" is then accepted by charsetReader.
-func xmlUTF8(b []byte) []byte {
-	switch {
-	case bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
-		return b[3:]
-	case len(b) >= 2 && (b[0] == 0xFF && b[1] == 0xFE || b[0] == 0xFE && b[1] == 0xFF):
-		big := b[0] == 0xFE
-		b = b[2:]
-		u := make([]uint16, len(b)/2)
-		for i := range u {
-			if big {
-				u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-			} else {
-				u[i] = uint16(b[2*i+1])<<8 | uint16(b[2*i])
-			}
-		}
-		return []byte(string(utf16.Decode(u)))
-	}
-	return b
-}
-
-// charsetReader lets encoding/xml read the encodings a SOAP stack may
-// declare besides UTF-8.
-func charsetReader(label string, in io.Reader) (io.Reader, error) {
-	switch strings.ToLower(strings.TrimSpace(label)) {
-	case "utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf-16le", "utf-16be", "unicode":
-		return in, nil // UTF-16 was transcoded by xmlUTF8
-	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1":
-		b, err := io.ReadAll(in) // bounded by the request body
-		if err != nil {
-			return nil, err
-		}
-		r := make([]rune, len(b))
-		for i, c := range b {
-			r[i] = rune(c)
-		}
-		return strings.NewReader(string(r)), nil
-	}
-	return nil, fmt.Errorf("unsupported XML encoding %q", clip(label))
 }

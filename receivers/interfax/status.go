@@ -11,14 +11,10 @@ import (
 	"github.com/switchboard/switchboard/receivers"
 )
 
-// Event types this receiver produces.
-const (
-	TypeOutbound = "fax.outbound"
-	TypeInbound  = "fax.inbound"
-)
-
-// descriptions are the confirmed InterFAX fax status codes (protocols.md §3).
-// The rest of the positive table is unknown: those read "failed (code N)".
+// descriptions are the InterFAX fax status codes confirmed by InterFAX's
+// list (https://help.uplandsoftware.com/interfax/en/send-faxes/fax-status-codes.htm;
+// 263 from wix-incubator/libfax's StatusCode.scala, which cites it). The
+// rest of the positive table is unknown: those read "failed (code N)".
 var descriptions = map[int]string{
 	-1:     "pre-processing",
 	-11:    "pre-processing",
@@ -87,10 +83,10 @@ func normalize(cb callback) (*event.Event, error) {
 		}
 	}
 
-	ev := &event.Event{Source: "interfax", Type: TypeOutbound}
+	ev := &event.Event{Source: "interfax", Type: TypeOutbound, Kind: outboundKind}
 	idKey, codeKey, timeKey, sch := "TransactionID", "Status", "CompletionTime", outboundSchema
 	if inbound {
-		ev.Type = TypeInbound
+		ev.Type, ev.Kind = TypeInbound, inboundKind
 		idKey, codeKey, timeKey, sch = "MessageID", "MessageStatus", "ReceiveTime", inboundSchema
 		// Tolerate an inbound callback that uses the outbound names.
 		if !has("messageid") && has("transactionid") {

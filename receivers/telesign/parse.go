@@ -41,9 +41,10 @@ func normalize(m map[string]any, now time.Time) *event.Event {
 	}
 	name := text(m["event"])
 	ev.Type = eventType(text(m["sub_resource"]), name, m["verify"])
+	ev.Kind = kinds.Of(ev.Source, ev.Type)
 
 	var stamp string // the vendor's time of this status, for the dedup key
-	if ev.Type == "voice.event" {
+	if ev.Type == TypeVoiceEvent {
 		data, _ := m["data"].(map[string]any)
 		ev.Status, ev.Final = classifyVoice(name, data)
 		ev.Description = describeVoice(name, data)
@@ -57,7 +58,7 @@ func normalize(m map[string]any, now time.Time) *event.Event {
 		code, hasCode := integer(st["code"])
 		vendor := strings.TrimSpace(text(st["description"]))
 		switch {
-		case ev.Type == "sms.inbound":
+		case ev.Type == TypeSMSInbound:
 			// An inbound message is received by the time Telesign
 			// forwards it; its status code is undocumented (TS-5 has
 			// 1500 "Delivered to customer"), so it does not decide.
@@ -100,25 +101,27 @@ func normalize(m map[string]any, now time.Time) *event.Event {
 	return ev
 }
 
-// eventType names the event type (SPEC §2) from sub_resource, the Voice API
-// event name and the presence of a verify object.
+// eventType names the event type (a Type constant, or
+// telesign.<sub_resource> for a sub_resource it does not know) from
+// sub_resource, the Voice API event name and the presence of a verify
+// object.
 func eventType(subResource, eventName string, verify any) string {
 	sub := strings.ToLower(strings.TrimSpace(subResource))
 	switch sub {
 	case "sms":
 		if _, ok := verify.(map[string]any); ok {
-			return "sms.verify"
+			return TypeSMSVerify
 		}
-		return "sms"
+		return TypeSMS
 	case "call":
-		return "voice.verify"
+		return TypeVoiceVerify
 	case "mo_sms":
-		return "sms.inbound"
+		return TypeSMSInbound
 	case "":
 		if strings.TrimSpace(eventName) != "" {
-			return "voice.event"
+			return TypeVoiceEvent
 		}
-		return "telesign.unknown"
+		return TypeUnknown
 	}
 	return "telesign." + sanitize(sub)
 }

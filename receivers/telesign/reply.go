@@ -49,7 +49,7 @@ func (rc *Receiver) Reply(w http.ResponseWriter, r *http.Request, events []*even
 
 func hasVoice(events []*event.Event) bool {
 	for _, ev := range events {
-		if ev != nil && ev.Type == "voice.event" {
+		if ev != nil && ev.Type == TypeVoiceEvent {
 			return true
 		}
 	}

@@ -7,7 +7,8 @@ import (
 	"github.com/switchboard/switchboard/internal/event"
 )
 
-// classify maps a Telesign status code to an event status (protocols.md §5):
+// classify maps a Telesign status code to an event status (codes from
+// https://developer.telesign.com/enterprise/docs/all-status-and-error-codes):
 // success {100, 200, 201}; pending {103, 105, 203, 290, 291, 292, 295};
 // unknown {250, 251, 599}; failure otherwise. Success and failure are final;
 // 250 ("final status unknown") and 251 (no receipt will come) are final as

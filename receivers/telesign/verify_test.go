@@ -11,7 +11,9 @@ import (
 	"github.com/switchboard/switchboard/receivers"
 )
 
-// TS-6 of protocols.md: made-up credentials and the compact TS-1 body.
+// Made-up credentials, the compact body of an "SMS delivered" callback and
+// its signature, base64(HMAC-SHA256(base64-decoded key, body)), computed
+// apart from this code (a Go program, cross-checked in Python).
 const (
 	ts6Customer = "AAAAAAAA-BBBB-CCCC-DDDD-000000000001"
 	ts6Key      = "bWFkZS11cC10ZWxlc2lnbi1rZXktZm9yLWRvY3Mtb25seS0wMTIzNDU2Nzg5"

@@ -35,7 +35,7 @@ type Sink struct {
 	cfg     Config
 	tls     *tls.Config
 	domain  string // of the From address, for Message-IDs
-	secrets []string
+	secrets *sinks.Secrets
 	now     func() time.Time
 }
 
@@ -53,11 +53,10 @@ func New(name string, cfg Config) (*Sink, error) {
 	if _, d, ok := strings.Cut(from.Address, "@"); ok && d != "" {
 		domain = d
 	}
-	s := &Sink{name: name, cfg: cfg, tls: tc, domain: domain, now: time.Now}
-	if pw := cfg.SMTP.Password.Value(); pw != "" {
-		s.secrets = []string{pw}
-	}
-	return s, nil
+	// go-mail does not put the password in errors; the sink keeps it out
+	// should that ever change.
+	secrets := sinks.NewSecrets(cfg.SMTP.Password.Value())
+	return &Sink{name: name, cfg: cfg, tls: tc, domain: domain, secrets: secrets, now: time.Now}, nil
 }
 
 // Send mails m once.
@@ -74,7 +73,7 @@ func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 		err = fmt.Errorf("%w: %w", cerr, err)
 	}
 	se := classify(err)
-	se.Err = s.scrub(fmt.Errorf("email: send via %s: %w", s.name, se.Err))
+	se.Err = s.secrets.Redact(fmt.Errorf("email: send via %s: %w", s.name, se.Err))
 	return se
 }
 
@@ -191,23 +190,6 @@ func messageIDLocal(id string) string {
 // not start a new header.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// scrub removes the password from err's text. go-mail does not put it in
-// errors; this keeps it so if that ever changes.
-func (s *Sink) scrub(err error) error {
-	msg := err.Error()
-	leaked := false
-	for _, sec := range s.secrets {
-		if strings.Contains(msg, sec) {
-			msg = strings.ReplaceAll(msg, sec, "<secret>")
-			leaked = true
-		}
-	}
-	if !leaked {
-		return err
-	}
-	return errors.New(msg)
 }
 
 var _ sinks.Sink = (*Sink)(nil)

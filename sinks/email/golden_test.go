@@ -36,6 +36,7 @@ func TestRenderEscapesHTML(t *testing.T) {
 	ev := &event.Event{ID: "evt_1", Type: "sms.inbound", Data: map[string]any{
 		"user_response": map[string]any{"mo_message": `<script>alert("x")</script>`},
 	}}
+	ev.Kind = sinkstest.Kinds.Of("telesign", ev.Type)
 	b, err := render(&sinks.Message{Rule: "r&d", Title: "<b>Title</b>", Text: "a < b", Event: ev, Templated: true})
 	if err != nil {
 		t.Fatal(err)

@@ -119,7 +119,7 @@ func TestPasswordNeverInErrors(t *testing.T) {
 // password (go-mail never produced one in the cases above) is redacted.
 func TestScrub(t *testing.T) {
 	s := newSink(t, Config{SMTP: SMTP{Host: "h", Username: "u", Password: testPass}, From: "a@example.com", To: []string{"b@example.com"}})
-	err := s.scrub(fmt.Errorf("auth: server said %s is wrong", testPass))
+	err := s.secrets.Redact(fmt.Errorf("auth: server said %s is wrong", testPass))
 	if strings.Contains(err.Error(), testPass) || !strings.Contains(err.Error(), "<secret>") {
 		t.Errorf("scrub = %q", err)
 	}

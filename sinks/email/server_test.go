@@ -77,7 +77,6 @@ type smtpServer struct {
 	messages []received
 	attempts int      // DATA commands seen
 	seen     [][]byte // every message body sent with DATA, accepted or not
-	authErrs []string
 
 	onMail func() error
 	onRcpt func(to string) error

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -87,86 +85,6 @@ func classify(err error) *sinks.Error {
 	}
 	return &sinks.Error{Err: err}
 }
-
-// redactor removes secrets from errors: net/http and slack-go put the
-// request URL into their errors, and for an incoming webhook the URL is the
-// credential.
-type redactor struct {
-	secrets []string // values that must never be printed, longest first
-	safeURL string   // what to print instead of the webhook URL
-}
-
-func newRedactor(webhookURL, token string) *redactor {
-	r := &redactor{}
-	if webhookURL != "" {
-		r.secrets = append(r.secrets, webhookURL)
-		r.safeURL = "<webhook url>"
-		if u, err := url.Parse(webhookURL); err == nil {
-			r.safeURL = u.Scheme + "://" + u.Host + "/<redacted>"
-			if u.RawQuery != "" {
-				r.secrets = append(r.secrets, u.RawQuery)
-			}
-			if p := u.EscapedPath(); len(p) > 1 {
-				r.secrets = append(r.secrets, p, strings.TrimPrefix(p, "/"))
-			}
-		}
-	}
-	if token != "" {
-		r.secrets = append(r.secrets, token)
-	}
-	return r
-}
-
-// redact returns err with every secret removed from its message. A
-// *url.Error is rebuilt around a safe URL so errors.As (net.Error, timeouts)
-// still works; any other error still containing a secret is flattened to
-// its redacted text.
-func (r *redactor) redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && r.leaks(ue.URL) && !r.leaks(ue.Err.Error()) {
-		safe := &url.Error{Op: ue.Op, URL: r.safeURL, Err: ue.Err}
-		if err == error(ue) {
-			return safe
-		}
-		// Wrapped (slack-go adds context): keep the outer text, redacted.
-		return &redactedError{msg: r.scrub(err.Error()), cause: safe}
-	}
-	if !r.leaks(err.Error()) {
-		return err
-	}
-	return &redactedError{msg: r.scrub(err.Error())}
-}
-
-func (r *redactor) leaks(s string) bool {
-	for _, sec := range r.secrets {
-		if sec != "" && strings.Contains(s, sec) {
-			return true
-		}
-	}
-	return false
-}
-
-func (r *redactor) scrub(s string) string {
-	for _, sec := range r.secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "<redacted>")
-		}
-	}
-	return s
-}
-
-// redactedError is an error whose text had secrets removed. cause, when
-// set, is a safe (already redacted) form of the original for errors.As.
-type redactedError struct {
-	msg   string
-	cause error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.cause }
 
 // webhookError describes a non-2xx answer of an incoming webhook. Slack
 // puts a short error code in the body ("invalid_token", "channel_not_found").

@@ -50,6 +50,7 @@ func TestRenderLimitsAndEscaping(t *testing.T) {
 		ID: "evt_1", Source: "telesign", Type: "sms.inbound", Subject: "ref", Status: event.StatusSuccess,
 		Data: map[string]any{"user_response": map[string]any{"phone_number": "15555551212", "mo_message": "<!channel> & hi"}},
 	}
+	sinkstest.Kinds.Attach(ev)
 	m := &sinks.Message{Rule: "r", Title: strings.Repeat("x", 400), Text: "a <!here> b", Event: ev}
 	p := render(m)
 	if strings.Contains(p.text, "<!here>") || !strings.Contains(p.text, "&lt;!here&gt;") {

@@ -28,7 +28,7 @@ type Sink struct {
 	cfg     Config
 	http    *http.Client
 	api     *slack.Client // token path; nil for a webhook
-	redact  *redactor
+	redact  *sinks.Secrets
 	now     func() time.Time
 	options []slack.MsgOption
 }
@@ -42,9 +42,12 @@ func New(name string, cfg Config) (*Sink, error) {
 		name:   name,
 		cfg:    cfg,
 		http:   newHTTPClient(),
-		redact: newRedactor(cfg.WebhookURL.Value(), cfg.Token.Value()),
+		redact: sinks.NewSecrets(cfg.Token.Value()),
 		now:    time.Now,
 	}
+	// net/http and slack-go put the request URL into their errors, and for
+	// an incoming webhook the URL is the credential.
+	s.redact.AddURL(cfg.WebhookURL.Value())
 	if cfg.Token != "" {
 		s.api = slack.New(cfg.Token.Value(), slack.OptionHTTPClient(s.http), slack.OptionAPIURL(cfg.APIURL))
 		if cfg.Username != "" {
@@ -89,7 +92,7 @@ func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 	}
 	// Redaction keeps the error types classify looks for unless their text
 	// holds a secret (which only URL-bearing network errors do).
-	se := classify(s.redact.redact(err))
+	se := classify(s.redact.Redact(err))
 	se.Err = fmt.Errorf("slack: post to %s: %w", s.name, se.Err)
 	return se
 }

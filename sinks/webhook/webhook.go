@@ -15,7 +15,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +73,7 @@ type Sink struct {
 	headers http.Header
 	client  *http.Client
 	now     func() time.Time
-	secrets []string // parts of the URL and the key, scrubbed from errors
+	secrets *sinks.Secrets // the URL and the key, scrubbed from errors
 }
 
 // New returns a webhook sink. All its requests share one HTTP client that
@@ -102,43 +101,17 @@ func New(name string, cfg Config) (*Sink, error) {
 			},
 		},
 		now:     time.Now,
-		secrets: secretParts(cfg),
+		secrets: secrets(cfg),
 	}, nil
 }
 
-// secretParts lists what must not appear in an error: the URL (all of it is
-// a secret), its path and query as a server would echo them in an error
-// page ("Cannot POST /hook?token=…"), its password and query values, and
-// the signing secret.
-func secretParts(cfg Config) []string {
-	parts := []string{cfg.URL.Value(), cfg.Secret.Value()}
-	if u, err := url.Parse(cfg.URL.Value()); err == nil {
-		parts = append(parts, u.RequestURI(), u.EscapedPath(), u.RawQuery)
-		if p, ok := u.User.Password(); ok {
-			parts = append(parts, p)
-		}
-		for _, vs := range u.Query() {
-			parts = append(parts, vs...)
-		}
-	}
-	out := parts[:0]
-	for _, p := range parts {
-		if len(p) >= 4 && p != "/" {
-			out = append(out, p)
-		}
-	}
-	// Longest first, so a query value inside the request URI does not
-	// leave the rest of the URI behind.
-	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return out
-}
-
-// scrub replaces the secret parts in a server's reply.
-func (s *Sink) scrub(body string) string {
-	for _, p := range s.secrets {
-		body = strings.ReplaceAll(body, p, "<redacted>")
-	}
-	return body
+// secrets lists what must not appear in an error: the URL (all of it is a
+// secret, also its path and query as a server would echo them in an error
+// page: "Cannot POST /hook?token=…") and the signing secret.
+func secrets(cfg Config) *sinks.Secrets {
+	s := sinks.NewSecrets(cfg.Secret.Value())
+	s.AddURL(cfg.URL.Value())
+	return s
 }
 
 // Sign returns the Standard Webhooks signature header value for a message.
@@ -157,7 +130,7 @@ func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 	now := s.now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(m.EventJSON))
 	if err != nil {
-		return sinks.Permanent(fmt.Errorf("webhook %s: build request: %w", s.name, redact(err)))
+		return sinks.Permanent(fmt.Errorf("webhook %s: build request: %w", s.name, s.secrets.Redact(err)))
 	}
 	for k, v := range s.headers {
 		req.Header[k] = v
@@ -172,7 +145,7 @@ func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", s.name, redact(err)) // redact keeps the op: "post: dial tcp …"
+		return fmt.Errorf("webhook %s: %w", s.name, s.secrets.Redact(err)) // Redact keeps the cause: "dial tcp …"
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -185,19 +158,9 @@ func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 		return sinks.Permanent(&sinks.Error{Err: errors.New(msg + " (redirects are not followed)"), Status: resp.StatusCode})
 	}
 	if body := strings.TrimSpace(string(snippet)); body != "" {
-		msg += ": " + s.scrub(body) // the reply may echo the request's URL
+		msg += ": " + s.secrets.Scrub(body) // the reply may echo the request's URL
 	}
 	return sinks.HTTPError(errors.New(msg), resp.StatusCode, resp.Header, now)
-}
-
-// redact drops the URL (which may carry credentials or tokens) from
-// net/http errors, keeping the cause.
-func redact(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
-	}
-	return err
 }
 
 var _ sinks.Sink = (*Sink)(nil)

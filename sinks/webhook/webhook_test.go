@@ -200,7 +200,7 @@ func TestSendErrorBodyScrubbed(t *testing.T) {
 			t.Errorf("error shows %q: %v", leak, err)
 		}
 	}
-	if !strings.Contains(err.Error(), "status 500: upstream broke handling POST <redacted>") {
+	if !strings.Contains(err.Error(), "status 500: upstream broke handling POST <secret>") {
 		t.Errorf("error lost the reply: %v", err)
 	}
 }
