@@ -177,7 +177,8 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 		return config.Errors{config.Errorf(0, "", "empty configuration")}
 	}
 	f.redactor = &config.Redactor{}
-	errs := config.Expand(&doc, f.redactor.Lookup(lookup))
+	errs := config.DuplicateKeys(&doc)
+	errs = append(errs, config.Expand(&doc, f.redactor.Lookup(lookup))...)
 	defer func() { f.redactor.Redact(errs) }() // errors quote values; some are secrets
 	var top raw
 	if err := config.Decode(&doc, &top); err != nil {
