@@ -40,7 +40,7 @@ type File struct {
 	// endpoints other than /healthz and /readyz; it must be set when Admin
 	// is not a loopback address.
 	AdminToken config.Secret
-	Retention  Retention // with defaults applied
+	Retention  Retention // with defaults for the windows left out
 	redactor   *config.Redactor
 
 	Receivers []Component
@@ -180,7 +180,7 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	errs := config.DuplicateKeys(&doc)
 	errs = append(errs, config.Expand(&doc, f.redactor.Lookup(lookup))...)
 	defer func() { f.redactor.Redact(errs) }() // errors quote values; some are secrets
-	var top raw
+	top := raw{Retention: defaultRetention}
 	if err := config.Decode(&doc, &top); err != nil {
 		errs = append(errs, config.AsErrors(err, 0, "")...)
 	}
@@ -194,7 +194,7 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	if f.BodyLimit < 0 {
 		errs = append(errs, config.Errorf(doc.Line, "", "body_limit must be positive"))
 	}
-	f.AdminToken, f.Retention = top.AdminToken, top.Retention.withDefaults()
+	f.AdminToken, f.Retention = top.AdminToken, top.Retention
 	errs = append(errs, f.checkOperations(&doc)...)
 
 	recvs, es := components(&top.Receivers, "receiver")
