@@ -67,7 +67,7 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		}
 		r, warn, err := buildReceiver(c)
 		if err != nil {
-			errs = append(errs, located(f, err, c.Line, c.Section("receiver"))...)
+			errs = append(errs, located(f, err, c, "receiver")...)
 			continue
 		}
 		if warn != "" {
@@ -82,7 +82,7 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		}
 		s, err := buildSink(c.Component, log)
 		if err != nil {
-			errs = append(errs, located(f, err, c.Line, c.Section("sink"))...)
+			errs = append(errs, located(f, err, c.Component, "sink")...)
 			continue
 		}
 		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: s, Delivery: c.Delivery.WithDefaults()})
@@ -94,8 +94,16 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 	return b, nil
 }
 
-func located(f *rules.File, err error, line int, section string) config.Errors {
-	es := config.AsErrors(err, line, section)
+// located places the errors of component c: at the line of the key they
+// name, else at the component.
+func located(f *rules.File, err error, c rules.Component, kind string) config.Errors {
+	es := config.AsErrors(err, 0, c.Section(kind))
+	config.AtKeys(es, c.Node)
+	for _, e := range es {
+		if e.Line == 0 {
+			e.Line = c.Line
+		}
+	}
 	for _, e := range es {
 		e.File = f.Path
 	}

@@ -24,10 +24,15 @@ import (
 	"github.com/switchboard/switchboard/receivers"
 )
 
+// MinTokenLen is the shortest callback token accepted, as for admin_token:
+// the token is the only credential InterFAX callbacks carry.
+const MinTokenLen = 16
+
 // Config is the configuration of one interfax receiver (type: interfax).
 type Config struct {
 	// Token is the secret InterFAX sends as ?token= in the callback URL or
-	// as the basic-auth password. Required unless Unauthenticated.
+	// as the basic-auth password, at least MinTokenLen characters.
+	// Required unless Unauthenticated.
 	Token config.Secret `yaml:"token"`
 	// Unauthenticated accepts callbacks without a token. Off by default.
 	Unauthenticated bool `yaml:"unauthenticated"`
@@ -61,6 +66,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Token.Value() == "" && !c.Unauthenticated {
 		add(errors.New("token is required (or set unauthenticated: true to accept unauthenticated callbacks)"))
+	}
+	if t := c.Token.Value(); t != "" && len(t) < MinTokenLen {
+		errs = append(errs, config.KeyErrorf("token", "token must be at least %d characters", MinTokenLen))
 	}
 	_, err := receivers.NewIPFilter(c.AllowIPs, c.TrustedProxies)
 	add(err)
