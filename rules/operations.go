@@ -72,3 +72,7 @@ func (f *File) checkOperations(doc *yaml.Node) config.Errors {
 // in this file with the variable's name: the sections' own decoders quote
 // values in their errors, and some values are secrets.
 func (f *File) Redact(es config.Errors) { f.redactor.Redact(es) }
+
+// FromVariable reports whether the value s came from a ${VAR} of this file
+// rather than being written in it.
+func (f *File) FromVariable(s string) bool { return f.redactor.FromVariable(s) }

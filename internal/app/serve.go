@@ -57,12 +57,20 @@ func Serve(ctx context.Context, opts Options) error {
 	for _, w := range b.Warnings {
 		log.Warn(w)
 	}
+	if w := configModeWarning(opts.ConfigPath, b); w != "" {
+		log.Warn(w)
+	}
 	if !store.IsPostgres(b.File.Store) {
 		release, err := lockStoreFile(strings.TrimPrefix(b.File.Store, "sqlite://"))
 		if err != nil {
 			return err
 		}
 		defer release()
+		if w, err := PrepareSQLite(b.File.Store); err != nil {
+			return err
+		} else if w != "" {
+			log.Warn(w)
+		}
 	}
 	// A Postgres server that does not answer yet is waited for, with
 	// backoff and for a bounded time, rather than failing at once.
