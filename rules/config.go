@@ -207,11 +207,11 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 		errs = append(errs, es...)
 		f.Sinks = append(f.Sinks, sc)
 	}
-	names := make(map[string]bool, len(f.Sinks))
+	markups := make(map[string]Markup, len(f.Sinks))
 	for _, s := range f.Sinks {
-		names[s.Name] = true
+		markups[s.Name] = MarkupOf(s.Type)
 	}
-	router, es := compileRules(&top.Rules, names)
+	router, es := compileRules(&top.Rules, markups)
 	errs = append(errs, es...)
 	f.Router = router
 	return errs
