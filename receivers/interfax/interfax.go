@@ -164,6 +164,11 @@ func (rc *Receiver) Verify(r *http.Request, _ []byte) error {
 	return nil
 }
 
+// PreVerify makes the whole check of Verify, which needs no body, before
+// the body is read: a caller outside allow_ips or without the token costs
+// no body buffering.
+func (rc *Receiver) PreVerify(r *http.Request) error { return rc.Verify(r, nil) }
+
 // Parse decodes a form or SOAP callback into its event. It reads only body
 // and the request headers, and has no side effects.
 func (rc *Receiver) Parse(r *http.Request, body []byte, _ time.Time) ([]*event.Event, error) {
@@ -203,6 +208,7 @@ func looksLikeXML(body []byte) bool {
 }
 
 var (
-	_ receivers.Receiver   = (*Receiver)(nil)
-	_ receivers.GetHandler = (*Receiver)(nil)
+	_ receivers.Receiver    = (*Receiver)(nil)
+	_ receivers.GetHandler  = (*Receiver)(nil)
+	_ receivers.PreVerifier = (*Receiver)(nil)
 )

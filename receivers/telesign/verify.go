@@ -96,6 +96,18 @@ func firstReason(reasons []error) error {
 	return first
 }
 
+// PreVerify refuses, before the body is read, a request that carries no
+// well-formed TSA credential for the configured customer id.
+func (rc *Receiver) PreVerify(r *http.Request) error {
+	if rc.key == nil {
+		return nil // unauthenticated: true, checked by Validate
+	}
+	if creds, reasons := rc.credentials(r); len(creds) == 0 {
+		return firstReason(reasons)
+	}
+	return nil
+}
+
 // Verify authenticates a callback by its TSA signature over the raw body.
 //
 // Telesign sends the same credentials in Authorization and X-TS-Authorization.
