@@ -24,6 +24,9 @@ const (
 	DefaultAdmin     = "127.0.0.1:9090"
 	DefaultStore     = "switchboard.db"
 	DefaultBodyLimit = 1 << 20
+	// DefaultMaxConnections bounds the callback connections open at once:
+	// with DefaultBodyLimit, at most 256 MiB of bodies in memory.
+	DefaultMaxConnections = 256
 )
 
 // File is a parsed rules.yaml: the global settings, the receiver and sink
@@ -36,6 +39,9 @@ type File struct {
 	Admin     string
 	Store     string
 	BodyLimit int64
+	// MaxConnections is the most callback connections open at once; more
+	// wait to be accepted. Zero in the file means DefaultMaxConnections.
+	MaxConnections int
 	// AdminToken, when set, is required as a bearer token by the admin
 	// endpoints other than /healthz and /readyz; it must be set when Admin
 	// is not a loopback address.
@@ -161,6 +167,7 @@ type raw struct {
 	Admin      string        `yaml:"admin"`
 	Store      string        `yaml:"store"`
 	BodyLimit  int64         `yaml:"body_limit"`
+	MaxConns   int           `yaml:"max_connections"`
 	AdminToken config.Secret `yaml:"admin_token"`
 	Retention  Retention     `yaml:"retention"`
 	Receivers  yaml.Node     `yaml:"receivers"`
@@ -193,6 +200,13 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	}
 	if f.BodyLimit < 0 {
 		errs = append(errs, config.Errorf(doc.Line, "", "body_limit must be positive"))
+	}
+	f.MaxConnections = top.MaxConns
+	if f.MaxConnections == 0 {
+		f.MaxConnections = DefaultMaxConnections
+	}
+	if f.MaxConnections < 0 {
+		errs = append(errs, config.Errorf(doc.Line, "", "max_connections must be positive"))
 	}
 	f.AdminToken, f.Retention = top.AdminToken, top.Retention
 	errs = append(errs, f.checkOperations(&doc)...)

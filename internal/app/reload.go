@@ -55,6 +55,9 @@ func (s *service) reload() (ReloadResult, error) {
 	if b.File.Store != old.Store {
 		res.RestartRequired = append(res.RestartRequired, "store")
 	}
+	if b.File.MaxConnections != old.MaxConnections {
+		res.RestartRequired = append(res.RestartRequired, "max_connections")
+	}
 	for _, w := range b.Warnings {
 		s.log.Warn(w)
 	}

@@ -102,6 +102,7 @@ func Serve(ctx context.Context, opts Options) error {
 		s.disp.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", b.File.Listen, err)
 	}
+	hooksLn = newLimitListener(hooksLn, b.File.MaxConnections)
 	adminLn, err := net.Listen("tcp", b.File.Admin)
 	if err != nil {
 		hooksLn.Close()
