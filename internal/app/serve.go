@@ -44,6 +44,9 @@ type service struct {
 	mu    sync.Mutex // serializes reloads
 	built *Built
 	ops   *operations // metrics, admin token, retention
+	// adminAddr is the address the admin listener is bound to: it stays
+	// until a restart, whatever a reload says admin is.
+	adminAddr string
 }
 
 // Serve runs the service until ctx is done, then stops accepting callbacks,
@@ -108,6 +111,13 @@ func Serve(ctx context.Context, opts Options) error {
 		hooksLn.Close()
 		s.disp.Stop(context.Background())
 		return fmt.Errorf("admin listen %s: %w", b.File.Admin, err)
+	}
+	s.adminAddr = adminLn.Addr().String()
+	if err := s.checkAdminAuth(b); err != nil {
+		adminLn.Close()
+		hooksLn.Close()
+		s.disp.Stop(context.Background())
+		return err
 	}
 	admin := s.srv.Admin()
 	admin.HandleFunc("POST /-/reload", s.reloadHandler)
