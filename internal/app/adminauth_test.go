@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,5 +74,47 @@ func TestReloadKeepsAdminAuthOnPublicListener(t *testing.T) {
 	}
 	if code, _ := adminGet(t, "GET", admin+"/api/deliveries", other); code != 200 {
 		t.Errorf("with the new token: %d, want 200", code)
+	}
+}
+
+// On the real loopback admin listener without a token, a web page cannot
+// reload or re-queue (a simple cross-site POST is refused) nor read the
+// delivery log through a rebinding name; the operator's curl with
+// X-Switchboard: 1 can.
+func TestLoopbackAdminRefusesBrowsers(t *testing.T) {
+	_, admin, _ := opsService(t, "sinks: {audit: {type: log}}\n")
+	do := func(method, path, host string, header map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, admin+path, nil)
+		if host != "" {
+			req.Host = host
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	form := map[string]string{"Origin": "https://attacker.example", "Content-Type": "application/x-www-form-urlencoded"}
+	for _, path := range []string{"/-/reload", "/api/deliveries/retry?dead=1"} {
+		if code := do("POST", path, "", form); code != 403 {
+			t.Errorf("cross-site POST %s: %d, want 403", path, code)
+		}
+		if code := do("POST", path, "", nil); code != 403 {
+			t.Errorf("POST %s without a non-simple header: %d, want 403", path, code)
+		}
+	}
+	if code := do("GET", "/api/deliveries", "rebound.attacker.example:9090", nil); code != 421 {
+		t.Errorf("read through a rebinding Host: %d, want 421", code)
+	}
+	if code := do("GET", "/api/deliveries", "", nil); code != 200 {
+		t.Errorf("local read: %d, want 200", code)
+	}
+	if code := do("POST", "/-/reload", "", map[string]string{"X-Switchboard": "1"}); code != 200 {
+		t.Errorf("local reload with X-Switchboard: %d, want 200", code)
 	}
 }

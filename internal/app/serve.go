@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard/switchboard/internal/deliver"
 	"github.com/switchboard/switchboard/internal/server"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // Options configure Serve.
@@ -121,7 +122,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	admin := s.srv.Admin()
 	admin.HandleFunc("POST /-/reload", s.reloadHandler)
-	servers := []*http.Server{newHTTPServer(s.srv.Handler(), log), newHTTPServer(s.ops.admin(admin), log)}
+	servers := []*http.Server{newHTTPServer(s.srv.Handler(), log), newHTTPServer(s.ops.admin(admin, rules.IsLoopback(s.adminAddr)), log)}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	for i, ln := range []net.Listener{hooksLn, adminLn} {
