@@ -15,10 +15,11 @@ import (
 
 // Receiver handles the callbacks of one configured receiver.
 //
-// The server reads the body (enforcing the size limit), calls Verify, then
-// Parse, stores the events durably and only then calls Reply with a nil
-// error. On any failure it calls Reply with the error; errors that are not an
-// *Error are answered as 500.
+// The server calls PreVerify if the receiver has it, reads the body
+// (enforcing the size limit), calls Verify, then Parse, stores the events
+// durably and only then calls Reply with a nil error. On any failure it
+// calls Reply with the error; errors that are not an *Error are answered as
+// 500.
 type Receiver interface {
 	// Verify authenticates the request. body is the raw request body. It
 	// returns an *Error with status 401 or 403 when the caller is refused.
@@ -37,6 +38,16 @@ type Receiver interface {
 	// Reply writes the response to the vendor: success when err is nil,
 	// otherwise the error in the vendor's expected form.
 	Reply(w http.ResponseWriter, r *http.Request, events []*event.Event, err error)
+}
+
+// PreVerifier is implemented by receivers that can refuse a callback from
+// its request line and headers alone (client address, a token in the URL,
+// the shape of a signature header). The server calls PreVerify before it
+// reads the body, so a caller without credentials costs no body buffering;
+// Verify still runs, and decides, once the body is read. PreVerify returns
+// an *Error with status 401 or 403 when the caller is refused.
+type PreVerifier interface {
+	PreVerify(r *http.Request) error
 }
 
 // GetHandler is implemented by receivers that answer GET requests on their

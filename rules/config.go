@@ -24,6 +24,9 @@ const (
 	DefaultAdmin     = "127.0.0.1:9090"
 	DefaultStore     = "switchboard.db"
 	DefaultBodyLimit = 1 << 20
+	// DefaultMaxConnections bounds the callback connections open at once:
+	// with DefaultBodyLimit, at most 256 MiB of bodies in memory.
+	DefaultMaxConnections = 256
 )
 
 // File is a parsed rules.yaml: the global settings, the receiver and sink
@@ -36,11 +39,14 @@ type File struct {
 	Admin     string
 	Store     string
 	BodyLimit int64
+	// MaxConnections is the most callback connections open at once; more
+	// wait to be accepted. Zero in the file means DefaultMaxConnections.
+	MaxConnections int
 	// AdminToken, when set, is required as a bearer token by the admin
 	// endpoints other than /healthz and /readyz; it must be set when Admin
 	// is not a loopback address.
 	AdminToken config.Secret
-	Retention  Retention // with defaults applied
+	Retention  Retention // with defaults for the windows left out
 	redactor   *config.Redactor
 
 	Receivers []Component
@@ -161,6 +167,7 @@ type raw struct {
 	Admin      string        `yaml:"admin"`
 	Store      string        `yaml:"store"`
 	BodyLimit  int64         `yaml:"body_limit"`
+	MaxConns   int           `yaml:"max_connections"`
 	AdminToken config.Secret `yaml:"admin_token"`
 	Retention  Retention     `yaml:"retention"`
 	Receivers  yaml.Node     `yaml:"receivers"`
@@ -177,9 +184,10 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 		return config.Errors{config.Errorf(0, "", "empty configuration")}
 	}
 	f.redactor = &config.Redactor{}
-	errs := config.Expand(&doc, f.redactor.Lookup(lookup))
+	errs := config.DuplicateKeys(&doc)
+	errs = append(errs, config.Expand(&doc, f.redactor.Lookup(lookup))...)
 	defer func() { f.redactor.Redact(errs) }() // errors quote values; some are secrets
-	var top raw
+	top := raw{Retention: defaultRetention}
 	if err := config.Decode(&doc, &top); err != nil {
 		errs = append(errs, config.AsErrors(err, 0, "")...)
 	}
@@ -193,7 +201,14 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	if f.BodyLimit < 0 {
 		errs = append(errs, config.Errorf(doc.Line, "", "body_limit must be positive"))
 	}
-	f.AdminToken, f.Retention = top.AdminToken, top.Retention.withDefaults()
+	f.MaxConnections = top.MaxConns
+	if f.MaxConnections == 0 {
+		f.MaxConnections = DefaultMaxConnections
+	}
+	if f.MaxConnections < 0 {
+		errs = append(errs, config.Errorf(doc.Line, "", "max_connections must be positive"))
+	}
+	f.AdminToken, f.Retention = top.AdminToken, top.Retention
 	errs = append(errs, f.checkOperations(&doc)...)
 
 	recvs, es := components(&top.Receivers, "receiver")
@@ -206,11 +221,11 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 		errs = append(errs, es...)
 		f.Sinks = append(f.Sinks, sc)
 	}
-	names := make(map[string]bool, len(f.Sinks))
+	markups := make(map[string]Markup, len(f.Sinks))
 	for _, s := range f.Sinks {
-		names[s.Name] = true
+		markups[s.Name] = MarkupOf(s.Type)
 	}
-	router, es := compileRules(&top.Rules, names)
+	router, es := compileRules(&top.Rules, markups)
 	errs = append(errs, es...)
 	f.Router = router
 	return errs

@@ -181,3 +181,45 @@ func TestExpandInFlowMapping(t *testing.T) {
 		t.Errorf("unset variable in a flow mapping: %v", err)
 	}
 }
+
+// A key repeated in one mapping is an error at the repeat naming the first
+// line, wherever it is: yaml.v3 does not check mappings decoded into
+// yaml.Node (receivers, sinks, rules), where a pasted second receiver
+// would silently replace the first. Every repeat is reported at once.
+func TestParseDuplicateKeys(t *testing.T) {
+	src := `listen: ":8080"
+receivers:
+  telesign:
+    type: telesign
+    api_key: c2VjcmV0X2FwaV9rZXk=
+  telesign:
+    type: telesign
+    unauthenticated: true
+sinks:
+  audit:
+    type: log
+  audit:
+    type: webhook
+    url: https://example.com/x
+rules:
+  - name: a
+    when: true
+    to: [audit]
+    when: false
+listen: ":8081"
+`
+	es := parseErrs(t, src, nil)
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`rules.yaml:6: duplicate key "telesign" (first at line 3)`,
+		`rules.yaml:12: duplicate key "audit" (first at line 10)`,
+		`rules.yaml:19: duplicate key "when" (first at line 17)`,
+		`rules.yaml:20: duplicate key "listen" (first at line 1)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

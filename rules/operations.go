@@ -16,25 +16,24 @@ const (
 	DefaultRetainDead      = 30 * 24 * time.Hour
 )
 
-// Retention says how long the delivery log keeps finished deliveries.
+// Retention says how long the delivery log keeps finished deliveries. A
+// window left out of the configuration gets its default; an explicit 0
+// keeps that kind forever.
 type Retention struct {
 	// Delivered is how long delivered (and throttle-suppressed) deliveries,
-	// events without deliveries left and subject states are kept. Zero
-	// means 7 days.
+	// events without deliveries left and subject states are kept. Unset
+	// means 7 days; 0 keeps them forever.
 	Delivered config.Duration `yaml:"delivered"`
-	// Dead is how long dead deliveries and their events are kept. Zero
-	// means 30 days.
+	// Dead is how long dead deliveries and their events are kept. Unset
+	// means 30 days; 0 keeps them forever.
 	Dead config.Duration `yaml:"dead"`
 }
 
-func (r Retention) withDefaults() Retention {
-	if r.Delivered == 0 {
-		r.Delivered = config.Duration(DefaultRetainDelivered)
-	}
-	if r.Dead == 0 {
-		r.Dead = config.Duration(DefaultRetainDead)
-	}
-	return r
+// defaultRetention is decoded over: the windows the file leaves out keep
+// their default, and an explicit 0 stays 0.
+var defaultRetention = Retention{
+	Delivered: config.Duration(DefaultRetainDelivered),
+	Dead:      config.Duration(DefaultRetainDead),
 }
 
 // IsLoopback reports whether a listen address only accepts connections
@@ -73,3 +72,7 @@ func (f *File) checkOperations(doc *yaml.Node) config.Errors {
 // in this file with the variable's name: the sections' own decoders quote
 // values in their errors, and some values are secrets.
 func (f *File) Redact(es config.Errors) { f.redactor.Redact(es) }
+
+// FromVariable reports whether the value s came from a ${VAR} of this file
+// rather than being written in it.
+func (f *File) FromVariable(s string) bool { return f.redactor.FromVariable(s) }

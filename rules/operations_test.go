@@ -76,6 +76,10 @@ func TestRetention(t *testing.T) {
 		{"listen: \":8080\"", 7 * day, 30 * day, ""},
 		{"retention: {delivered: 3d}", 3 * day, 30 * day, ""},
 		{"retention: {delivered: 12h, dead: 90d}", 12 * time.Hour, 90 * day, ""},
+		{"retention: {dead: 0}", 7 * day, 0, ""},
+		{"retention: {delivered: 0, dead: 0s}", 0, 0, ""},
+		{"retention:", 7 * day, 30 * day, ""},
+		{"retention: {dead: -1h}", 0, 0, `invalid duration "-1h": negative`},
 		{"retention: {dead: forever}", 0, 0, `invalid duration "forever"`},
 		{"retention: {delivred: 3d}", 0, 0, `unknown key "delivred"`},
 	} {

@@ -105,7 +105,7 @@ func (r *Router) Route(ev *event.Event) Result {
 		}
 		for _, sink := range rule.To {
 			match.Sink = sink
-			res.Matches = append(res.Matches, match)
+			res.Matches = append(res.Matches, rule.forSink(match, ev, env))
 		}
 		if rule.Stop {
 			res.Stopped = rule.Name
@@ -161,6 +161,16 @@ func (rule *Rule) render(ev *event.Event, env map[string]any, suppressed int) (t
 		text = ev.Text()
 		if noteText != "" {
 			text += "\n" + noteText
+		}
+	}
+	if rule.escape != nil && (titleOK || textOK) {
+		// Next to a template's output, the default part is vendor text
+		// in the sink's markup.
+		if !titleOK {
+			title = rule.escape(title)
+		}
+		if !textOK {
+			text = rule.escape(text)
 		}
 	}
 	if len(errs) > 0 {

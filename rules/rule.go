@@ -27,6 +27,14 @@ type Rule struct {
 	program *vm.Program
 	title   *template.Template // nil: the event's default title
 	text    *template.Template // nil: the event's default text
+
+	// markups is the markup of each sink in To; slack, when the rule has
+	// templates and a Slack sink, is the rule with its templates compiled
+	// for Slack, and escape is how that variant escapes the default parts
+	// of a templated message (nil: as they are).
+	markups map[string]Markup
+	slack   *Rule
+	escape  func(string) string
 }
 
 type ruleSpec struct {
@@ -60,7 +68,7 @@ var exprEnv = map[string]any{
 	"data":            map[string]any{},
 }
 
-func compileRules(n *yaml.Node, sinks map[string]bool) (*Router, config.Errors) {
+func compileRules(n *yaml.Node, sinks map[string]Markup) (*Router, config.Errors) {
 	r := &Router{}
 	if n.Kind == 0 {
 		return r, nil
@@ -103,7 +111,7 @@ func keyLines(n *yaml.Node) map[string]int {
 	return m
 }
 
-func compileRule(i int, n *yaml.Node, sinks map[string]bool) (*Rule, config.Errors) {
+func compileRule(i int, n *yaml.Node, sinks map[string]Markup) (*Rule, config.Errors) {
 	var spec ruleSpec
 	lines := keyLines(n)
 	if n.Kind == yaml.MappingNode {
@@ -143,9 +151,12 @@ func compileRule(i int, n *yaml.Node, sinks map[string]bool) (*Rule, config.Erro
 		errs = append(errs, config.Errorf(n.Line, section, "missing to: name at least one sink"))
 	}
 	dup := map[string]bool{}
+	rule.markups = map[string]Markup{}
 	for _, s := range spec.To {
+		markup, known := sinks[s]
+		rule.markups[s] = markup
 		switch {
-		case !sinks[s]:
+		case !known:
 			errs = append(errs, config.Errorf(at("to"), section, "unknown sink %q", s))
 		case dup[s]:
 			errs = append(errs, config.Errorf(at("to"), section, "sink %q listed twice", s))
@@ -168,6 +179,14 @@ func compileRule(i int, n *yaml.Node, sinks map[string]bool) (*Rule, config.Erro
 			errs = append(errs, config.Errorf(at("text"), section, "text: %v", err))
 		}
 	}
+	if len(errs) == 0 && (rule.title != nil || rule.text != nil) {
+		for _, m := range rule.markups {
+			if m == SlackMrkdwn {
+				rule.slack = slackVariant(rule, spec.Title, spec.Text)
+				break
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return rule, errs
 	}
@@ -177,4 +196,18 @@ func compileRule(i int, n *yaml.Node, sinks map[string]bool) (*Rule, config.Erro
 // indentExprError keeps expr's caret diagram readable under the error line.
 func indentExprError(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\n    ")
+}
+
+// slackVariant is rule with its templates compiled for Slack (see
+// newSlackTemplate); the sources compiled already, so they compile again.
+func slackVariant(rule *Rule, title, text string) *Rule {
+	v := *rule
+	v.slack, v.escape = nil, SlackEscape
+	if title != "" {
+		v.title, _ = newSlackTemplate("title", title)
+	}
+	if text != "" {
+		v.text, _ = newSlackTemplate("text", text)
+	}
+	return &v
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/switchboard/switchboard/internal/server"
 	"github.com/switchboard/switchboard/internal/store"
@@ -160,7 +161,7 @@ func deliveriesList(ctx context.Context, args []string, stdout, stderr io.Writer
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tSINK\tRULE\tSUBJECT\tATTEMPTS\tUPDATED\tLAST ERROR")
 	for _, d := range ds {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.State, d.Sink, d.Rule, oneLine(d.Subject, 24),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", printable(d.ID), d.State, printable(d.Sink), printable(d.Rule), oneLine(d.Subject, 24),
 			d.Attempts, stamp(d.UpdatedAt), oneLine(d.LastError, 120))
 	}
 	if err := tw.Flush(); err != nil {
@@ -206,8 +207,10 @@ func printDelivery(w io.Writer, detail server.DeliveryDetail) {
 	}
 	_ = json.Unmarshal(detail.Event, &ev)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// Every value may hold vendor text: it stays on its line, and only
+	// printable characters reach the terminal.
 	row := func(k, v string) {
-		if v != "" {
+		if v = printable(strings.Join(strings.Fields(v), " ")); v != "" {
 			fmt.Fprintf(tw, "%s\t%s\n", k, v)
 		}
 	}
@@ -266,7 +269,8 @@ func printDelivery(w io.Writer, detail server.DeliveryDetail) {
 		b, _ := json.MarshalIndent(v, "  ", "  ")
 		pretty.Write(b)
 	}
-	fmt.Fprintf(w, "  %s\n", pretty.String())
+	// JSON escapes C0 control characters but not C1 (U+0080–U+009F).
+	fmt.Fprintf(w, "  %s\n", printable(pretty.String()))
 }
 
 func deliveriesRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -371,9 +375,10 @@ func stamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-// oneLine makes s fit one table cell of at most n runes.
+// oneLine makes s fit one table cell of at most n runes, with its
+// whitespace folded and control characters removed.
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = printable(strings.Join(strings.Fields(s), " "))
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
@@ -381,6 +386,19 @@ func oneLine(s string, n int) string {
 		return "-"
 	}
 	return s
+}
+
+// printable removes from s the C0 and C1 control characters and DEL but
+// newlines and tabs: vendor text (an SMS, a fax's CSID) printed to a
+// terminal must not carry escape sequences that move the cursor, rewrite
+// the window title or hide lines. Invalid UTF-8 becomes U+FFFD.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func plural(n int, one, many string) string {

@@ -7,8 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
 
+	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // The deliveries command refuses what it cannot do with a message that
@@ -76,5 +80,65 @@ func TestDeliveriesUsage(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "nothing-here.db*")); len(m) > 0 {
 		t.Errorf("a store was created: %v", m)
+	}
+}
+
+// Vendor text with terminal escape sequences (an SMS, a fax CSID, a
+// description) reaches the text output of deliveries list and show without
+// its control characters; --json keeps the value as stored.
+func TestDeliveriesStripControlCharacters(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sb.db")
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const esc = "\x1b]0;pwned\x07\x1b[2J\u009b31m\x7f"
+	ev := &event.Event{
+		Source: "telesign", Type: "sms.inbound", Subject: "ref" + esc, Status: event.StatusSuccess,
+		Description: "hello" + esc + "\nstate  delivered", DedupKey: "k1",
+		Data: map[string]any{"mo_message": "hi" + esc},
+	}
+	ev.Seal("telesign", time.Now())
+	res, err := st.Ingest(context.Background(), []*event.Event{ev}, func(*event.Event) rules.Result {
+		return rules.Result{Matches: []rules.Match{{Rule: "r", Sink: "s", Title: "title" + esc, Text: "text" + esc, Templated: true}}}
+	}, nil)
+	if err != nil || res.Deliveries != 1 {
+		t.Fatalf("ingest: %v, %+v", err, res)
+	}
+	st.Close()
+	var id string
+	{
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"deliveries", "list", "--store", db, "--json"}, &out, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Deliveries []struct{ ID, Title string } }
+		if err := json.Unmarshal(out.Bytes(), &v); err != nil || len(v.Deliveries) != 1 {
+			t.Fatalf("list --json: %v %s", err, out.String())
+		}
+		id = v.Deliveries[0].ID
+		if v.Deliveries[0].Title != "title"+esc {
+			t.Errorf("--json changed the stored title: %q", v.Deliveries[0].Title)
+		}
+	}
+	for _, args := range [][]string{{"deliveries", "list"}, {"deliveries", "show", id}} {
+		t.Run(args[1], func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), append(args, "--store", db), &out, &errOut); err != nil {
+				t.Fatalf("%v: %s", err, errOut.String())
+			}
+			for i, r := range out.String() {
+				if r != '\n' && unicode.IsControl(r) {
+					t.Fatalf("control character %U at byte %d of:\n%q", r, i, out.String())
+				}
+			}
+			if !strings.Contains(out.String(), "ref]0;pwned[2J31m") {
+				t.Errorf("subject not shown with its printable characters:\n%s", out.String())
+			}
+			if args[1] == "show" && strings.Contains(out.String(), "\nstate  delivered") {
+				t.Errorf("a description forged a line of the table:\n%s", out.String())
+			}
+		})
 	}
 }

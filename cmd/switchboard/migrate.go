@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/switchboard/switchboard/internal/app"
 	"github.com/switchboard/switchboard/internal/store"
 	"github.com/switchboard/switchboard/rules"
 )
@@ -42,6 +43,15 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if !store.IsPostgres(target) {
+		w, err := app.PrepareSQLite(target)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if w != "" {
+			log.Warn(w)
+		}
+	}
 	st, err := store.Open(ctx, target, store.WithLogger(log), store.WithConnectWait(*wait))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/switchboard/switchboard/internal/config"
@@ -34,6 +36,10 @@ type Built struct {
 	// unauthenticated names the receivers that accept callbacks without
 	// credentials (dry runs say so instead of "verification passed").
 	unauthenticated map[string]bool
+
+	// InlineSecrets names the secrets written in the file itself rather
+	// than taken from a ${VAR} (`admin_token`, `receiver "fax" token`).
+	InlineSecrets []string
 }
 
 // Load reads path and builds it; errors are config.Errors naming file,
@@ -60,14 +66,17 @@ func Load(path string, log *slog.Logger) (*Built, error) {
 // once.
 func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 	b := &Built{File: f, receivers: map[string]receivers.Receiver{}, unauthenticated: map[string]bool{}}
+	if t := f.AdminToken.Value(); t != "" && !f.FromVariable(t) {
+		b.InlineSecrets = append(b.InlineSecrets, "admin_token")
+	}
 	var errs config.Errors
 	for _, c := range f.Receivers {
 		if c.Type == "" {
 			continue // already reported
 		}
-		r, warn, err := buildReceiver(c)
+		r, warn, err := b.buildReceiver(c)
 		if err != nil {
-			errs = append(errs, located(f, err, c.Line, c.Section("receiver"))...)
+			errs = append(errs, located(f, err, c, "receiver")...)
 			continue
 		}
 		if warn != "" {
@@ -80,9 +89,9 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		if c.Type == "" {
 			continue // already reported
 		}
-		s, err := buildSink(c.Component, log)
+		s, err := b.buildSink(c.Component, log)
 		if err != nil {
-			errs = append(errs, located(f, err, c.Line, c.Section("sink"))...)
+			errs = append(errs, located(f, err, c.Component, "sink")...)
 			continue
 		}
 		d := c.Delivery
@@ -98,8 +107,16 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 	return b, nil
 }
 
-func located(f *rules.File, err error, line int, section string) config.Errors {
-	es := config.AsErrors(err, line, section)
+// located places the errors of component c: at the line of the key they
+// name, else at the component.
+func located(f *rules.File, err error, c rules.Component, kind string) config.Errors {
+	es := config.AsErrors(err, 0, c.Section(kind))
+	config.AtKeys(es, c.Node)
+	for _, e := range es {
+		if e.Line == 0 {
+			e.Line = c.Line
+		}
+	}
 	for _, e := range es {
 		e.File = f.Path
 	}
@@ -122,11 +139,26 @@ func decode(c rules.Component, cfg config.Validator) error {
 // default of 4.
 var defaultConcurrency = map[string]int{"webhook": 16}
 
+// decode decodes and validates a component's section, and notes the
+// secrets written in the file itself.
+func (b *Built) decode(kind string, c rules.Component, cfg config.Validator) error {
+	if err := decode(c, cfg); err != nil {
+		return err
+	}
+	secrets := config.SecretValues(cfg)
+	for _, key := range slices.Sorted(maps.Keys(secrets)) {
+		if !b.File.FromVariable(secrets[key]) {
+			b.InlineSecrets = append(b.InlineSecrets, c.Section(kind)+" "+key)
+		}
+	}
+	return nil
+}
+
 // unauthenticatedWarning is logged at every start for a receiver that
 // accepts callbacks from anyone.
 const unauthenticatedWarning = "unauthenticated: true: anyone who can reach the URL can post callbacks"
 
-func buildReceiver(c rules.Component) (receivers.Receiver, string, error) {
+func (b *Built) buildReceiver(c rules.Component) (receivers.Receiver, string, error) {
 	warnIf := func(unauth bool) string {
 		if unauth {
 			return unauthenticatedWarning
@@ -136,14 +168,14 @@ func buildReceiver(c rules.Component) (receivers.Receiver, string, error) {
 	switch c.Type {
 	case "interfax":
 		var cfg interfax.Config
-		if err := decode(c, &cfg); err != nil {
+		if err := b.decode("receiver", c, &cfg); err != nil {
 			return nil, "", err
 		}
 		r, err := interfax.New(c.Name, cfg)
 		return r, warnIf(cfg.Unauthenticated && cfg.Token == ""), err
 	case "telesign":
 		var cfg telesign.Config
-		if err := decode(c, &cfg); err != nil {
+		if err := b.decode("receiver", c, &cfg); err != nil {
 			return nil, "", err
 		}
 		r, err := telesign.New(c.Name, cfg)
@@ -156,29 +188,29 @@ func buildReceiver(c rules.Component) (receivers.Receiver, string, error) {
 	}
 }
 
-func buildSink(c rules.Component, log *slog.Logger) (sinks.Sink, error) {
+func (b *Built) buildSink(c rules.Component, log *slog.Logger) (sinks.Sink, error) {
 	switch c.Type {
 	case "webhook":
 		var cfg webhook.Config
-		if err := decode(c, &cfg); err != nil {
+		if err := b.decode("sink", c, &cfg); err != nil {
 			return nil, err
 		}
 		return webhook.New(c.Name, cfg)
 	case "slack":
 		var cfg slack.Config
-		if err := decode(c, &cfg); err != nil {
+		if err := b.decode("sink", c, &cfg); err != nil {
 			return nil, err
 		}
 		return slack.New(c.Name, cfg)
 	case "email":
 		var cfg email.Config
-		if err := decode(c, &cfg); err != nil {
+		if err := b.decode("sink", c, &cfg); err != nil {
 			return nil, err
 		}
 		return email.New(c.Name, cfg)
 	case "log":
 		var cfg logsink.Config
-		if err := decode(c, &cfg); err != nil {
+		if err := b.decode("sink", c, &cfg); err != nil {
 			return nil, err
 		}
 		return logsink.New(c.Name, cfg, log)

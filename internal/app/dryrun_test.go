@@ -29,7 +29,7 @@ func buildConfig(t *testing.T, src string) *Built {
 const dryRunConfig = `
 body_limit: 4096
 receivers:
-  fax: {type: interfax, token: sekret}
+  fax: {type: interfax, token: sekret-callback-token}
   ts: {type: telesign, customer_id: ` + tsCustomer + `, api_key: ` + tsKey + `}
 sinks:
   ops: {type: log}
@@ -78,7 +78,7 @@ func TestDryRun(t *testing.T) {
 	}{
 		{
 			name:    "form with the token",
-			req:     DryRunRequest{Receiver: "fax", Body: busy, Query: "token=sekret"},
+			req:     DryRunRequest{Receiver: "fax", Body: busy, Query: "token=sekret-callback-token"},
 			status:  200,
 			verify:  VerifyPassed,
 			matched: []string{"failed-faxes", "first-failure"},

@@ -20,8 +20,11 @@ type kindedSink struct {
 }
 
 func (s kindedSink) Send(ctx context.Context, m *sinks.Message) error {
-	if m.Event != nil {
-		kinds.Attach(m.Event)
+	if m.Event != nil && m.Event.Kind == nil {
+		// A copy: the event may be shared by the sends to other sinks.
+		ev := *m.Event
+		kinds.Attach(&ev)
+		m.Event = &ev
 	}
 	return s.Sink.Send(ctx, m)
 }

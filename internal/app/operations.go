@@ -60,10 +60,11 @@ func (o *operations) configLoaded(b *Built, err error) {
 }
 
 // admin mounts /metrics and guards the admin mux with the admin token (when
-// one is configured; rules.Parse requires it off loopback).
-func (o *operations) admin(mux *http.ServeMux) http.Handler {
+// one is configured; it is required off loopback) and against browsers
+// (loopback: whether the listener is bound to loopback).
+func (o *operations) admin(mux *http.ServeMux, loopback bool) http.Handler {
 	mux.Handle("GET /metrics", o.metrics.Handler())
-	return server.RequireToken(mux, func() string {
+	return server.RequireToken(server.GuardBrowsers(mux, loopback), func() string {
 		if t := o.token.Load(); t != nil {
 			return *t
 		}

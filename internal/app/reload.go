@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // ReloadResult is the outcome of a reload, as answered by POST /-/reload.
@@ -30,6 +32,9 @@ func (s *service) reload() (ReloadResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, err := Load(s.opts.ConfigPath, s.log)
+	if err == nil {
+		err = s.checkAdminAuth(b)
+	}
 	if err != nil {
 		res := ReloadResult{ConfigHash: s.built.File.Hash}
 		var es config.Errors
@@ -55,6 +60,9 @@ func (s *service) reload() (ReloadResult, error) {
 	if b.File.Store != old.Store {
 		res.RestartRequired = append(res.RestartRequired, "store")
 	}
+	if b.File.MaxConnections != old.MaxConnections {
+		res.RestartRequired = append(res.RestartRequired, "max_connections")
+	}
 	for _, w := range b.Warnings {
 		s.log.Warn(w)
 	}
@@ -67,6 +75,19 @@ func (s *service) reload() (ReloadResult, error) {
 	res.DeliveriesHeld, res.DeliveriesResumed = s.matchSinks(ctx, b)
 	s.log.Info("configuration reloaded", "config_hash", b.File.Hash, "changed", res.Changed, "restart_required", res.RestartRequired)
 	return res, nil
+}
+
+// checkAdminAuth refuses a configuration without admin_token while the
+// admin listener is bound beyond loopback. The listener is judged by the
+// address it is bound to, not by the configured one: a reload does not
+// re-bind it, so editing admin to a loopback address and dropping the
+// token would otherwise leave a public listener open.
+func (s *service) checkAdminAuth(b *Built) error {
+	if b.File.AdminToken != "" || rules.IsLoopback(s.adminAddr) {
+		return nil
+	}
+	return config.Errors{{File: b.File.Path, Msg: fmt.Sprintf(
+		"admin_token is required: the admin listener is bound to %s, beyond loopback, until a restart (admin changes need one)", s.adminAddr)}}
 }
 
 // matchSinks holds the pending deliveries of sinks that are not configured

@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard/switchboard/internal/deliver"
 	"github.com/switchboard/switchboard/internal/server"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
 )
 
 // Options configure Serve.
@@ -44,6 +45,9 @@ type service struct {
 	mu    sync.Mutex // serializes reloads
 	built *Built
 	ops   *operations // metrics, admin token, retention
+	// adminAddr is the address the admin listener is bound to: it stays
+	// until a restart, whatever a reload says admin is.
+	adminAddr string
 }
 
 // Serve runs the service until ctx is done or a listener fails, then stops
@@ -60,12 +64,20 @@ func Serve(ctx context.Context, opts Options) error {
 	for _, w := range b.Warnings {
 		log.Warn(w)
 	}
+	if w := configModeWarning(opts.ConfigPath, b); w != "" {
+		log.Warn(w)
+	}
 	if !store.IsPostgres(b.File.Store) {
 		release, err := lockStoreFile(strings.TrimPrefix(b.File.Store, "sqlite://"))
 		if err != nil {
 			return err
 		}
 		defer release()
+		if w, err := PrepareSQLite(b.File.Store); err != nil {
+			return err
+		} else if w != "" {
+			log.Warn(w)
+		}
 	}
 	// A Postgres server that does not answer yet is waited for, with
 	// backoff and for a bounded time, rather than failing at once.
@@ -98,15 +110,23 @@ func Serve(ctx context.Context, opts Options) error {
 		s.disp.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", b.File.Listen, err)
 	}
+	hooksLn = newLimitListener(hooksLn, b.File.MaxConnections)
 	adminLn, err := net.Listen("tcp", b.File.Admin)
 	if err != nil {
 		hooksLn.Close()
 		s.disp.Stop(context.Background())
 		return fmt.Errorf("admin listen %s: %w", b.File.Admin, err)
 	}
+	s.adminAddr = adminLn.Addr().String()
+	if err := s.checkAdminAuth(b); err != nil {
+		adminLn.Close()
+		hooksLn.Close()
+		s.disp.Stop(context.Background())
+		return err
+	}
 	admin := s.srv.Admin()
 	admin.HandleFunc("POST /-/reload", s.reloadHandler)
-	servers := []*http.Server{newHTTPServer(s.srv.Handler(), log), newHTTPServer(s.ops.admin(admin), log)}
+	servers := []*http.Server{newHTTPServer(s.srv.Handler(), log), newHTTPServer(s.ops.admin(admin, rules.IsLoopback(s.adminAddr)), log)}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	for i, ln := range []net.Listener{hooksLn, adminLn} {

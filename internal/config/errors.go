@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Error is one configuration mistake, located by file and line and by the
@@ -13,6 +15,9 @@ type Error struct {
 	Line    int
 	Section string
 	Msg     string
+	// Key, when set on an error without a line, names the key of the
+	// section the mistake is at; AtKeys turns it into that key's line.
+	Key string
 }
 
 func (e *Error) Error() string {
@@ -85,4 +90,30 @@ func AsErrors(err error, line int, section string) Errors {
 		return AsErrors(Errors{e}, line, section)
 	}
 	return Errors{{Line: line, Section: section, Msg: err.Error()}}
+}
+
+// KeyErrorf returns an Error about the value of key in the section being
+// validated; the caller that holds the section's YAML places it with
+// AtKeys.
+func KeyErrorf(key, format string, args ...any) *Error {
+	return &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// AtKeys gives each error of es that names a Key but no line the line of
+// that key's value in the mapping n.
+func AtKeys(es Errors, n *yaml.Node) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	for _, e := range es {
+		if e.Line != 0 || e.Key == "" {
+			continue
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == e.Key {
+				e.Line = n.Content[i+1].Line
+				break
+			}
+		}
+	}
 }

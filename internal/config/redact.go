@@ -50,3 +50,18 @@ func (r *Redactor) String(s string) string {
 	}
 	return s
 }
+
+// FromVariable reports whether s holds a value some ${VAR} expanded to
+// (one of at least minRedacted characters): a secret that did not is
+// written in the file itself.
+func (r *Redactor) FromVariable(s string) bool {
+	if r == nil {
+		return false
+	}
+	for _, v := range r.values {
+		if strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
+}

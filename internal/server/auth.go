@@ -3,7 +3,10 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -42,4 +45,73 @@ func isOpen(path string) bool {
 		}
 	}
 	return false
+}
+
+// GuardBrowsers keeps the web pages an operator's browser opens away from
+// the admin listener, which may run without a token on loopback:
+//
+//   - On a loopback listener, only requests whose Host names loopback
+//     (localhost, 127.0.0.1, [::1], any port) are served; others get 421.
+//     A page on a name that a DNS rebinding points at 127.0.0.1 sends its
+//     own name, so it cannot read the delivery log.
+//   - A request that changes state (any method but GET, HEAD and OPTIONS)
+//     is refused with 403 when its Origin is another origin or its
+//     Sec-Fetch-Site says cross-site or same-site, and unless it carries a
+//     header no HTML form or simple cross-site request can send:
+//     Authorization, X-Switchboard, or Content-Type: application/json.
+//     Browsers preflight such requests, and nothing here answers a
+//     preflight, so a page cannot make them.
+func GuardBrowsers(next http.Handler, loopback bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if loopback && !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusMisdirectedRequest, map[string]any{"error": "the admin listener is loopback: use a loopback Host (localhost, 127.0.0.1, [::1])"})
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" || !sameOrigin(r) {
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": "cross-site request refused"})
+			return
+		}
+		if !nonSimple(r) {
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": "send Authorization, X-Switchboard: 1 or Content-Type: application/json with this request"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header names this host's loopback.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "" || strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sameOrigin reports whether r has no Origin or one naming its own Host.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// nonSimple reports whether r carries a header a browser would preflight.
+func nonSimple(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" || r.Header.Get("X-Switchboard") != "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
 }

@@ -164,6 +164,11 @@ func outcomeOf(res *store.IngestResult, err error) string {
 // intake reads, verifies, parses and stores one callback. The events are
 // durable when it returns without error.
 func (s *Server) intake(w http.ResponseWriter, r *http.Request, rc receivers.Receiver, rt *Routing, name string, start time.Time) ([]*event.Event, *store.IngestResult, error) {
+	if pv, ok := rc.(receivers.PreVerifier); ok {
+		if err := pv.PreVerify(r); err != nil {
+			return nil, nil, err // refused before a byte of the body is read
+		}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rt.BodyLimit))
 	if err != nil {
 		var mbe *http.MaxBytesError

@@ -24,10 +24,15 @@ import (
 	"github.com/switchboard/switchboard/receivers"
 )
 
+// MinTokenLen is the shortest callback token accepted, as for admin_token:
+// the token is the only credential InterFAX callbacks carry.
+const MinTokenLen = 16
+
 // Config is the configuration of one interfax receiver (type: interfax).
 type Config struct {
 	// Token is the secret InterFAX sends as ?token= in the callback URL or
-	// as the basic-auth password. Required unless Unauthenticated.
+	// as the basic-auth password, at least MinTokenLen characters.
+	// Required unless Unauthenticated.
 	Token config.Secret `yaml:"token"`
 	// Unauthenticated accepts callbacks without a token. Off by default.
 	Unauthenticated bool `yaml:"unauthenticated"`
@@ -61,6 +66,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Token.Value() == "" && !c.Unauthenticated {
 		add(errors.New("token is required (or set unauthenticated: true to accept unauthenticated callbacks)"))
+	}
+	if t := c.Token.Value(); t != "" && len(t) < MinTokenLen {
+		errs = append(errs, config.KeyErrorf("token", "token must be at least %d characters", MinTokenLen))
 	}
 	_, err := receivers.NewIPFilter(c.AllowIPs, c.TrustedProxies)
 	add(err)
@@ -156,6 +164,11 @@ func (rc *Receiver) Verify(r *http.Request, _ []byte) error {
 	return nil
 }
 
+// PreVerify makes the whole check of Verify, which needs no body, before
+// the body is read: a caller outside allow_ips or without the token costs
+// no body buffering.
+func (rc *Receiver) PreVerify(r *http.Request) error { return rc.Verify(r, nil) }
+
 // Parse decodes a form or SOAP callback into its event. It reads only body
 // and the request headers, and has no side effects.
 func (rc *Receiver) Parse(r *http.Request, body []byte, _ time.Time) ([]*event.Event, error) {
@@ -195,6 +208,7 @@ func looksLikeXML(body []byte) bool {
 }
 
 var (
-	_ receivers.Receiver   = (*Receiver)(nil)
-	_ receivers.GetHandler = (*Receiver)(nil)
+	_ receivers.Receiver    = (*Receiver)(nil)
+	_ receivers.GetHandler  = (*Receiver)(nil)
+	_ receivers.PreVerifier = (*Receiver)(nil)
 )

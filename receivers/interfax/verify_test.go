@@ -149,14 +149,15 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want []string // substrings of the error, none: valid
 	}{
-		{name: "token", cfg: Config{Token: "t"}},
+		{name: "token", cfg: Config{Token: testToken}},
 		{name: "unauthenticated", cfg: Config{Unauthenticated: true}},
-		{name: "full", cfg: Config{Token: "t", PublicURL: "https://fax.example.com/hooks/fax", AllowIPs: []string{"192.0.2.1", "2001:db8::/32"}, TrustedProxies: []string{"10.0.0.0/8"}}},
+		{name: "full", cfg: Config{Token: testToken, PublicURL: "https://fax.example.com/hooks/fax", AllowIPs: []string{"192.0.2.1", "2001:db8::/32"}, TrustedProxies: []string{"10.0.0.0/8"}}},
 		{name: "no token", cfg: Config{}, want: []string{"token is required", "unauthenticated: true"}},
-		{name: "bad CIDRs", cfg: Config{Token: "t", AllowIPs: []string{"192.0.2.0/33", "ok?"}, TrustedProxies: []string{"10.0.0.0/8", "proxy"}},
+		{name: "short token", cfg: Config{Token: "fifteen-chars!!"}, want: []string{"token must be at least 16 characters"}},
+		{name: "bad CIDRs", cfg: Config{Token: testToken, AllowIPs: []string{"192.0.2.0/33", "ok?"}, TrustedProxies: []string{"10.0.0.0/8", "proxy"}},
 			want: []string{`allow_ips[0]: "192.0.2.0/33"`, `allow_ips[1]: "ok?"`, `trusted_proxies[1]: "proxy"`}},
-		{name: "relative public_url", cfg: Config{Token: "t", PublicURL: "/hooks/x"}, want: []string{"public_url"}},
-		{name: "public_url with token", cfg: Config{Token: "t", PublicURL: "https://h/hooks/x?token=t"}, want: []string{"public_url: must not contain"}},
+		{name: "relative public_url", cfg: Config{Token: testToken, PublicURL: "/hooks/x"}, want: []string{"public_url"}},
+		{name: "public_url with token", cfg: Config{Token: testToken, PublicURL: "https://h/hooks/x?token=t"}, want: []string{"public_url: must not contain"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,4 +39,7 @@ func New(name string, cfg Config) (*Receiver, error) {
 	return rc, nil
 }
 
-var _ receivers.Receiver = (*Receiver)(nil)
+var (
+	_ receivers.Receiver    = (*Receiver)(nil)
+	_ receivers.PreVerifier = (*Receiver)(nil)
+)

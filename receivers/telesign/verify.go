@@ -43,30 +43,51 @@ func mac(key, body []byte) []byte {
 	return h.Sum(nil)
 }
 
-// Verify authenticates a callback by its TSA signature over the raw body.
-//
-// Telesign sends the same credentials in Authorization and X-TS-Authorization.
-// Both are tried, Authorization first, so a proxy that replaces
-// Authorization with its own scheme does not break verification. The first
-// TSA credential that verifies wins; otherwise the reason of the first TSA
-// credential (or of the first header at all) is returned.
-func (rc *Receiver) Verify(r *http.Request, body []byte) error {
-	if rc.key == nil {
-		return nil // unauthenticated: true, checked by Validate
-	}
-	if r == nil {
-		return errMissingAuth
-	}
-	var first error
+// maxCandidates bounds the credentials looked at per request. Telesign
+// sends one in each of two headers; a request with hundreds of them gets no
+// more tries, whatever they hold.
+const maxCandidates = 4
+
+// onMAC, when set (by tests), is called for every HMAC computed over a
+// body.
+var onMAC func()
+
+// credential is a well-formed TSA credential whose customer id matches.
+type credential struct {
+	sig []byte
+}
+
+// credentials parses the first maxCandidates values of Authorization and
+// X-TS-Authorization, in that order, into the credentials worth checking
+// against the body. reasons has one entry per value looked at: nil for a
+// credential, else why the value was refused.
+func (rc *Receiver) credentials(r *http.Request) (creds []credential, reasons []error) {
 	for _, name := range [...]string{"Authorization", "X-TS-Authorization"} {
 		for _, v := range r.Header.Values(name) {
-			err := rc.check(v, body)
+			if len(reasons) == maxCandidates {
+				return creds, reasons
+			}
+			c, err := rc.parseCredential(v)
 			if err == nil {
-				return nil
+				creds = append(creds, c)
 			}
-			if first == nil || (first == errScheme && err != errScheme) {
-				first = err
-			}
+			reasons = append(reasons, err)
+		}
+	}
+	return creds, reasons
+}
+
+// firstReason is the reason a request is refused: that of the first TSA
+// credential, or of the first header at all; a credential (nil) counts as
+// a bad signature.
+func firstReason(reasons []error) error {
+	var first error
+	for _, err := range reasons {
+		if err == nil {
+			err = errBadSignature
+		}
+		if first == nil || (first == errScheme && err != errScheme) {
+			first = err
 		}
 	}
 	if first == nil {
@@ -75,42 +96,85 @@ func (rc *Receiver) Verify(r *http.Request, body []byte) error {
 	return first
 }
 
-// check verifies one header value of the form "TSA <customer_id>:<sig>".
-func (rc *Receiver) check(header string, body []byte) error {
+// PreVerify refuses, before the body is read, a request that carries no
+// well-formed TSA credential for the configured customer id.
+func (rc *Receiver) PreVerify(r *http.Request) error {
+	if rc.key == nil {
+		return nil // unauthenticated: true, checked by Validate
+	}
+	if creds, reasons := rc.credentials(r); len(creds) == 0 {
+		return firstReason(reasons)
+	}
+	return nil
+}
+
+// Verify authenticates a callback by its TSA signature over the raw body.
+//
+// Telesign sends the same credentials in Authorization and X-TS-Authorization.
+// Both are tried, Authorization first, so a proxy that replaces
+// Authorization with its own scheme does not break verification. The first
+// TSA credential that verifies wins; otherwise the reason of the first TSA
+// credential (or of the first header at all) is returned. The body's MAC is
+// computed once, however many credentials there are, and at most
+// maxCandidates header values are looked at.
+func (rc *Receiver) Verify(r *http.Request, body []byte) error {
+	if rc.key == nil {
+		return nil // unauthenticated: true, checked by Validate
+	}
+	if r == nil {
+		return errMissingAuth
+	}
+	creds, reasons := rc.credentials(r)
+	if len(creds) == 0 {
+		return firstReason(reasons)
+	}
+	if onMAC != nil {
+		onMAC()
+	}
+	sum := mac(rc.key, body)
+	ok := 0
+	for _, c := range creds {
+		ok |= subtle.ConstantTimeCompare(sum, c.sig)
+	}
+	if ok != 1 {
+		return firstReason(reasons)
+	}
+	return nil
+}
+
+// parseCredential parses one header value of the form
+// "TSA <customer_id>:<sig>" and checks its customer id.
+func (rc *Receiver) parseCredential(header string) (credential, error) {
 	scheme, cred, ok := strings.Cut(strings.TrimSpace(header), " ")
 	if !ok {
 		if strings.EqualFold(scheme, "TSA") {
-			return errMalformedAuth
+			return credential{}, errMalformedAuth
 		}
-		return errScheme
+		return credential{}, errScheme
 	}
 	if !strings.EqualFold(scheme, "TSA") {
-		return errScheme
+		return credential{}, errScheme
 	}
 	// Base64 has no ':', so the last one separates the signature even if a
 	// customer id ever contained one.
 	cred = strings.TrimSpace(cred)
 	i := strings.LastIndexByte(cred, ':')
 	if i < 0 {
-		return errMalformedAuth
+		return credential{}, errMalformedAuth
 	}
 	customer, sigText := strings.TrimSpace(cred[:i]), strings.TrimSpace(cred[i+1:])
 	sig, err := decodeSignature(sigText)
 	if err != nil {
-		return errMalformedAuth
+		return credential{}, errMalformedAuth
 	}
-	// Both checks run in constant time. The customer id is not secret, so
-	// the reasons differ to help an operator fix a misconfiguration.
-	sigOK := hmac.Equal(mac(rc.key, body), sig)
-	custOK := rc.customerID == "" ||
-		subtle.ConstantTimeCompare([]byte(strings.ToUpper(customer)), []byte(rc.customerID)) == 1
-	switch {
-	case !custOK:
-		return errCustomer
-	case !sigOK:
-		return errBadSignature
+	// The customer id is not secret, so a mismatch has its own reason to
+	// help an operator fix a misconfiguration; it is still compared in
+	// constant time, as the signature is.
+	if rc.customerID != "" &&
+		subtle.ConstantTimeCompare([]byte(strings.ToUpper(customer)), []byte(rc.customerID)) != 1 {
+		return credential{}, errCustomer
 	}
-	return nil
+	return credential{sig: sig}, nil
 }
 
 var strictRaw = base64.RawStdEncoding.Strict()

@@ -140,3 +140,87 @@ func TestVerifyUnauthenticated(t *testing.T) {
 		t.Errorf("Verify = %v, want %v", err, errMissingAuth)
 	}
 }
+
+// countMACs counts the body MACs Verify computes while f runs.
+func countMACs(t testing.TB, f func()) int {
+	t.Helper()
+	n := 0
+	onMAC = func() { n++ }
+	defer func() { onMAC = nil }()
+	f()
+	return n
+}
+
+// floodRequest is a callback carrying n well-formed TSA credentials with
+// wrong signatures in each of the two headers, then the good one.
+func floodRequest(n int, good string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/hooks/telesign", nil)
+	bogus := "TSA " + ts6Customer + ":" + strings.Repeat("A", 43) + "="
+	for range n {
+		r.Header.Add("Authorization", bogus)
+		r.Header.Add("X-TS-Authorization", bogus)
+	}
+	if good != "" {
+		r.Header.Add("X-TS-Authorization", good)
+	}
+	return r
+}
+
+// A flood of credentials costs one MAC over the body, not one per header
+// value: 1,000 bogus headers on a 1 MiB body would otherwise be 1 GB of
+// SHA-256 per request.
+func TestVerifyFloodComputesOneMAC(t *testing.T) {
+	rc := newTS6(t)
+	body := []byte(strings.Repeat("x", 1<<20))
+	tests := []struct {
+		name string
+		r    *http.Request
+		max  int
+	}{
+		{"1000 well-formed bogus credentials", floodRequest(500, ""), 1},
+		{"1000 malformed values", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			for range 1000 {
+				r.Header.Add("Authorization", "TSA "+ts6Customer+":not*base64")
+			}
+			return r
+		}(), 0},
+		{"1000 wrong customers", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			for range 1000 {
+				r.Header.Add("Authorization", "TSA someone-else:"+ts6Sig)
+			}
+			return r
+		}(), 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			n := countMACs(t, func() { err = rc.Verify(tc.r, body) })
+			if err == nil {
+				t.Fatal("Verify accepted a flood of bogus credentials")
+			}
+			if n > tc.max {
+				t.Errorf("Verify computed %d MACs over the body, want at most %d", n, tc.max)
+			}
+		})
+	}
+}
+
+// Only the first maxCandidates header values are looked at: a good
+// credential after a flood is not found, and the good one sent in
+// Authorization as Telesign does is checked with a single MAC.
+func TestVerifyCapsCandidates(t *testing.T) {
+	rc := newTS6(t)
+	good := "TSA " + ts6Customer + ":" + ts6Sig
+	if err := rc.Verify(floodRequest(maxCandidates, good), []byte(ts6Body)); !errors.Is(err, errBadSignature) {
+		t.Errorf("good credential after %d bogus ones: Verify = %v, want %v", 2*maxCandidates, err, errBadSignature)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header.Set("Authorization", good)
+	r.Header.Set("X-TS-Authorization", good)
+	var err error
+	if n := countMACs(t, func() { err = rc.Verify(r, []byte(ts6Body)) }); err != nil || n != 1 {
+		t.Errorf("Verify = %v with %d MACs, want nil with 1", err, n)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	netmail "net/mail"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/wneessen/go-mail"
 
@@ -187,8 +188,15 @@ func messageIDLocal(id string) string {
 }
 
 // oneLine keeps a header value on one line: a newline in a rule title must
-// not start a new header.
+// not start a new header, and other control characters (NUL, ESC) that
+// vendor text may carry are dropped.
 func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
 	return strings.Join(strings.Fields(s), " ")
 }
 

@@ -72,3 +72,35 @@ func TestMessageIDLocal(t *testing.T) {
 		}
 	}
 }
+
+// A title that carries vendor text stays one header line: CR, LF and
+// other control characters cannot start a header (Bcc:) or hide text.
+func TestSubjectStaysOneLine(t *testing.T) {
+	s, err := New("fax-team", Config{SMTP: SMTP{Host: "127.0.0.1", Port: 25, TLS: TLSNone},
+		From: "switchboard@example.com", To: []string{"ops@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &sinks.Message{Rule: "r\r\nX-Rule: injected", Title: "Fax from ACME\r\nBcc: victim@example.com\n\x1b[2J\x00\u0085done",
+		Text: "t", Event: &event.Event{ID: "evt_1"}, Templated: true}
+	msg, err := s.compose(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	if _, err := msg.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := strings.Cut(buf.String(), "\r\n\r\n")
+	for _, line := range strings.Split(head, "\r\n") {
+		if strings.HasPrefix(line, "Bcc:") || strings.HasPrefix(line, "X-Rule:") {
+			t.Errorf("a title or rule name started a header: %q", line)
+		}
+		if strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 && r != '\t' }) {
+			t.Errorf("control character in header line %q", line)
+		}
+	}
+	if !strings.Contains(head, "Subject: Fax from ACME Bcc: victim@example.com [2J") {
+		t.Errorf("subject not folded into one line:\n%s", head)
+	}
+}

@@ -29,8 +29,10 @@ type payload struct {
 }
 
 // render builds the message for m. A default message (m.Templated false)
-// gets a status emoji in its header and escaped text; rule templates are
-// taken as written, so they may use Slack mrkdwn and mentions.
+// is vendor text: it gets a status emoji in its header and is escaped. A
+// templated one is Slack mrkdwn already: the rules escaped the values its
+// templates interpolate (unless marked raw) and left the template's own
+// text, so mentions and links written in the template work.
 func render(m *sinks.Message) payload {
 	ev := m.Event
 	if ev == nil {
@@ -42,6 +44,9 @@ func render(m *sinks.Message) payload {
 	if !m.Templated {
 		title = statusEmoji(ev) + " " + title
 		text = escape(text)
+	} else {
+		// The header is plain text, where nothing needs escaping.
+		title = unescape(title)
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, trim(title, maxHeader), true, false)),
@@ -106,6 +111,10 @@ func statusEmoji(ev *event.Event) string {
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func escape(s string) string { return escaper.Replace(s) }
+
+var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+func unescape(s string) string { return unescaper.Replace(s) }
 
 // trim shortens s to at most n characters, ending it with "…" when cut.
 func trim(s string, n int) string {
