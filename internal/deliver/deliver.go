@@ -36,6 +36,11 @@ type Options struct {
 	Now func() time.Time
 	// Rand returns a number in [0, 1) for jitter. Nil means math/rand.
 	Rand func() float64
+	// ResumeHeld is how often an idle worker looks for deliveries of its
+	// sink held as no_sink by an instance whose configuration lacks the
+	// sink (Postgres, during a rolling configuration change). Zero means
+	// 10s.
+	ResumeHeld time.Duration
 	// Observe, if set, is called after every attempt (metrics).
 	Observe func(sink string, o store.Outcome)
 }
@@ -69,6 +74,9 @@ func New(st *store.Store, log *slog.Logger, opts Options) *Dispatcher {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ResumeHeld <= 0 {
+		opts.ResumeHeld = 10 * time.Second
 	}
 	if opts.Rand == nil {
 		opts.Rand = defaultRand

@@ -178,3 +178,25 @@ func (s shortLease) Reserve(sink string) (time.Duration, bool) {
 	_, ok := s.Dispatcher.Reserve(sink)
 	return time.Millisecond, ok
 }
+
+// Deliveries another instance held as no_sink (its configuration lacks the
+// sink) are taken back by a worker of that sink without a reload.
+func TestHeldDeliveriesResume(t *testing.T) {
+	st := openStore(t)
+	var log sendLog
+	sink := funcSink{send: func(ctx context.Context, m *sinks.Message) error {
+		log.add(m.DeliveryID)
+		return nil
+	}}
+	ingest(t, st, "s1", "api")
+	if held, _, err := st.MatchSinks(context.Background(), []string{"other"}); err != nil || held != 1 {
+		t.Fatalf("hold = %d, %v", held, err)
+	}
+	d := New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Poll: 20 * time.Millisecond, ResumeHeld: 50 * time.Millisecond})
+	d.Update([]Target{{Name: "api", Sink: sink, Delivery: fastDelivery(3)}})
+	defer d.Stop(context.Background())
+	waitFor(t, "the held delivery sent", func() bool { return state(t, st, "api").State == store.StateDelivered })
+	if got := log.get(state(t, st, "api").ID); got != 1 {
+		t.Errorf("sends = %d, want 1", got)
+	}
+}

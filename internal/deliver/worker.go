@@ -49,10 +49,11 @@ type worker struct {
 	alive   atomic.Int64 // senders running
 	want    atomic.Int64 // senders wanted: the sink's concurrency
 	// resized is closed when the concurrency dropped, to wake idle senders.
-	resized   atomic.Pointer[chan struct{}]
-	failures  int // consecutive failed claims
-	rateMu    sync.Mutex
-	nextStart time.Time // rate limit: earliest start of the next send
+	resized    atomic.Pointer[chan struct{}]
+	failures   int       // consecutive failed claims
+	lastResume time.Time // last look for held deliveries (run's goroutine)
+	rateMu     sync.Mutex
+	nextStart  time.Time // rate limit: earliest start of the next send
 }
 
 // maxQueue bounds the queue of one sink, whatever its concurrency.
@@ -283,7 +284,26 @@ func (w *worker) idle(drained bool) {
 	case <-w.wake:
 	case <-timer.C:
 		w.backlog.Store(true)
+		w.resumeHeld()
 	case <-w.ctx.Done():
+	}
+}
+
+// resumeHeld takes back the sink's held deliveries, at most every
+// Options.ResumeHeld.
+func (w *worker) resumeHeld() {
+	now := w.d.opts.Now()
+	if now.Sub(w.lastResume) < w.d.opts.ResumeHeld {
+		return
+	}
+	w.lastResume = now
+	n, err := w.d.st.ResumeHeld(w.ctx, w.name)
+	if err != nil {
+		w.log.Warn("resume held deliveries", "err", err)
+		return
+	}
+	if n > 0 {
+		w.log.Info("held deliveries resumed: this instance has their sink", "deliveries", n)
 	}
 }
 

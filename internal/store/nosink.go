@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -70,4 +72,34 @@ func (s *Store) MatchSinks(ctx context.Context, sinks []string) (held, resumed i
 		return nil
 	})
 	return held, resumed, err
+}
+
+// ResumeHeld makes the deliveries of sink held as no_sink pending again,
+// due at once, and returns how many. A worker of sink calls it from time to
+// time: on Postgres another instance whose configuration lacks the sink (a
+// rolling configuration change) may have held them, and they must not wait
+// for this instance's next reload. When none is held it costs one indexed
+// read.
+func (s *Store) ResumeHeld(ctx context.Context, sink string) (int, error) {
+	var one int
+	err := s.read.QueryRowContext(ctx, s.d.q(`SELECT 1 FROM deliveries WHERE sink = ? AND state = ? LIMIT 1`), sink, StateNoSink).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: held deliveries: %w", ErrUnavailable, err)
+	}
+	var resumed int
+	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		now := ms(s.now())
+		r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, updated_at = ? WHERE state = ? AND sink = ?`,
+			StatePending, now, now, StateNoSink, sink)
+		if err != nil {
+			return fmt.Errorf("%w: resume deliveries: %w", ErrUnavailable, err)
+		}
+		n, _ := r.RowsAffected()
+		resumed = int(n)
+		return nil
+	})
+	return resumed, err
 }
