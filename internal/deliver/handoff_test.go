@@ -166,8 +166,11 @@ func TestExpiredLeaseIsGivenBack(t *testing.T) {
 	ingestVia(t, st, shortLease{d}, 1, "api")
 	waitFor(t, "delivered", func() bool { return state(t, st, "api").State == store.StateDelivered })
 	dl := state(t, st, "api")
-	if got := log.get(dl.ID); got != 1 || dl.Attempts != 1 {
-		t.Errorf("%d sends, %d attempts; want the one of the new claim", got, dl.Attempts)
+	// The attempt count may include the handover's lease if it expired
+	// before it was given back; the history has the one real attempt.
+	_, atts, _ := st.Get(context.Background(), dl.ID)
+	if got := log.get(dl.ID); got != 1 || len(atts) != 1 {
+		t.Errorf("%d sends, %d attempts recorded; want the one of the new claim", got, len(atts))
 	}
 }
 
