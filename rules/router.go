@@ -179,10 +179,36 @@ func (rule *Rule) render(ev *event.Event, env map[string]any, suppressed int) (t
 	return title, text, titleOK || textOK, err
 }
 
+// Budgets of one template execution: vendor data feeds templates, so a
+// template over a large field (or a huge range) must neither stall intake
+// nor store megabytes per delivery. A template over budget fails, and the
+// default message stands in for it (Route reports the error).
+var (
+	maxTemplateOutput = 64 << 10
+	maxTemplateTime   = 100 * time.Millisecond
+)
+
 func execute(t *template.Template, env map[string]any) (string, error) {
-	var b bytes.Buffer
+	b := budgetWriter{deadline: time.Now().Add(maxTemplateTime)}
 	if err := t.Execute(&b, env); err != nil {
 		return "", err
 	}
-	return b.String(), nil
+	return b.buf.String(), nil
+}
+
+// budgetWriter collects a template's output and fails a write past the
+// output or time budget, which ends the execution.
+type budgetWriter struct {
+	buf      bytes.Buffer
+	deadline time.Time
+}
+
+func (w *budgetWriter) Write(p []byte) (int, error) {
+	if w.buf.Len()+len(p) > maxTemplateOutput {
+		return 0, fmt.Errorf("output larger than %d bytes", maxTemplateOutput)
+	}
+	if time.Now().After(w.deadline) {
+		return 0, fmt.Errorf("took longer than %v", maxTemplateTime)
+	}
+	return w.buf.Write(p)
 }
