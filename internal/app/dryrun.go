@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/internal/server"
 	"github.com/switchboard/switchboard/receivers"
 	"github.com/switchboard/switchboard/rules"
 )
@@ -140,25 +141,21 @@ func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
 		}
 		return res, nil
 	}
-	if int64(len(req.Body)) > b.Routing.BodyLimit {
-		return fail(receivers.Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes (body_limit)", b.Routing.BodyLimit))
-	}
-	if req.SkipVerify {
+	events, err := server.Decode(nil, r, server.Callback{Receiver: rc, Name: req.Receiver, BodyLimit: b.Routing.BodyLimit, SkipVerify: req.SkipVerify}, now)
+	switch code, _ := receivers.Status(err); {
+	case err != nil && code == http.StatusRequestEntityTooLarge:
+		// Refused before verification.
+	case req.SkipVerify:
 		res.Verify = VerifySkipped
-	} else if err := rc.Verify(r, req.Body); err != nil {
+	case err != nil && (code == http.StatusUnauthorized || code == http.StatusForbidden):
 		res.Verify = VerifyFailed
-		return fail(err)
-	} else if b.unauthenticated[req.Receiver] {
+	case b.unauthenticated[req.Receiver]:
 		res.Verify = VerifyUnauthenticated
-	} else {
+	default:
 		res.Verify = VerifyPassed
 	}
-	events, err := rc.Parse(r, req.Body, now)
 	if err != nil {
 		return fail(err)
-	}
-	if len(events) == 0 {
-		return fail(receivers.Errorf(http.StatusBadRequest, "no events in callback"))
 	}
 	sinkTypes := map[string]string{}
 	for _, s := range b.File.Sinks {
@@ -166,7 +163,6 @@ func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
 	}
 	router := b.File.Router
 	for _, ev := range events {
-		ev.Seal(req.Receiver, now)
 		ev.PreviousStatus, ev.Stale = req.PreviousStatus, req.Stale
 		route := router.Route(ev)
 		de := DryRunEvent{Event: ev, Matched: route.Matched, Rules: router.Explain(ev), Messages: []DryRunMessage{}}

@@ -164,31 +164,9 @@ func outcomeOf(res *store.IngestResult, err error) string {
 // intake reads, verifies, parses and stores one callback. The events are
 // durable when it returns without error.
 func (s *Server) intake(w http.ResponseWriter, r *http.Request, rc receivers.Receiver, rt *Routing, name string, start time.Time) ([]*event.Event, *store.IngestResult, error) {
-	if pv, ok := rc.(receivers.PreVerifier); ok {
-		if err := pv.PreVerify(r); err != nil {
-			return nil, nil, err // refused before a byte of the body is read
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rt.BodyLimit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, nil, receivers.Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes", rt.BodyLimit)
-		}
-		return nil, nil, &receivers.Error{Status: http.StatusBadRequest, Msg: "could not read body", Err: err}
-	}
-	if err := rc.Verify(r, body); err != nil {
-		return nil, nil, err
-	}
-	events, err := rc.Parse(r, body, start)
+	events, err := Decode(w, r, Callback{Receiver: rc, Name: name, BodyLimit: rt.BodyLimit}, start)
 	if err != nil {
 		return nil, nil, err
-	}
-	if len(events) == 0 {
-		return nil, nil, receivers.Errorf(http.StatusBadRequest, "no events in callback")
-	}
-	for _, ev := range events {
-		ev.Seal(name, start)
 	}
 	res, err := s.st.Ingest(r.Context(), events, rt.Router.Route, s.handoff)
 	if err != nil {
@@ -202,6 +180,51 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, rc receivers.Rec
 		s.notify(res.Sinks)
 	}
 	return events, res, nil
+}
+
+// Callback is how to take one callback in: the receiver and its settings.
+type Callback struct {
+	Receiver  receivers.Receiver
+	Name      string // the receiver's name (config key)
+	BodyLimit int64  // bytes
+	// SkipVerify skips the receiver's authentication (dry runs only).
+	SkipVerify bool
+}
+
+// Decode turns one callback request into sealed events: the checks that
+// need no body (PreVerifier), the body read within its limit, the
+// receiver's verification and parser. Intake and the dry run
+// (switchboard test) both take callbacks in through it. w may be nil.
+func Decode(w http.ResponseWriter, r *http.Request, c Callback, now time.Time) ([]*event.Event, error) {
+	if pv, ok := c.Receiver.(receivers.PreVerifier); ok && !c.SkipVerify {
+		if err := pv.PreVerify(r); err != nil {
+			return nil, err // refused before a byte of the body is read
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.BodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, receivers.Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes (body_limit)", c.BodyLimit)
+		}
+		return nil, &receivers.Error{Status: http.StatusBadRequest, Msg: "could not read body", Err: err}
+	}
+	if !c.SkipVerify {
+		if err := c.Receiver.Verify(r, body); err != nil {
+			return nil, err
+		}
+	}
+	events, err := c.Receiver.Parse(r, body, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return nil, receivers.Errorf(http.StatusBadRequest, "no events in callback")
+	}
+	for _, ev := range events {
+		ev.Seal(c.Name, now)
+	}
+	return events, nil
 }
 
 // report logs and counts what an intake stored, once it is committed.
