@@ -67,77 +67,20 @@ func Serve(ctx context.Context, opts Options) error {
 	if w := configModeWarning(opts.ConfigPath, b); w != "" {
 		log.Warn(w)
 	}
-	if !store.IsPostgres(b.File.Store) {
-		release, err := lockStoreFile(strings.TrimPrefix(b.File.Store, "sqlite://"))
-		if err != nil {
-			return err
-		}
-		defer release()
-		if w, err := PrepareSQLite(b.File.Store); err != nil {
-			return err
-		} else if w != "" {
-			log.Warn(w)
-		}
-	}
-	// A Postgres server that does not answer yet is waited for, with
-	// backoff and for a bounded time, rather than failing at once.
-	st, err := store.Open(ctx, b.File.Store, store.WithLogger(log))
+	st, closeStore, err := openStore(ctx, b, log)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
-	defer st.Close()
-	if st.Dialect() == "sqlite" {
-		// One process serves a SQLite store: leases left by a crashed
-		// predecessor are ours to take over now.
-		if n, err := st.ReleaseLeases(ctx); err != nil {
-			return fmt.Errorf("open store: %w", err)
-		} else if n > 0 {
-			log.Warn("took over deliveries left in flight by a previous run", "deliveries", n)
-		}
-	}
+	defer closeStore()
 
-	s := &service{opts: opts, log: log, st: st, built: b, ops: newOperations(st, log)}
-	s.ops.configLoaded(b, nil)
-	s.disp = deliver.New(st, log, s.ops.deliverOptions())
-	s.srv = server.New(st, log, s.disp.Notify, s.ops.serverMetrics())
-	s.srv.SetHandoff(s.disp)
-	s.srv.Swap(b.Routing)
-	s.disp.Update(b.Targets)
-	s.matchSinks(ctx, b)
-
-	hooksLn, err := net.Listen("tcp", b.File.Listen)
+	s := start(ctx, opts, st, b)
+	hooksLn, adminLn, err := s.listen(b)
 	if err != nil {
-		s.disp.Stop(context.Background())
-		return fmt.Errorf("listen %s: %w", b.File.Listen, err)
-	}
-	hooksLn = newLimitListener(hooksLn, b.File.MaxConnections)
-	adminLn, err := net.Listen("tcp", b.File.Admin)
-	if err != nil {
-		hooksLn.Close()
-		s.disp.Stop(context.Background())
-		return fmt.Errorf("admin listen %s: %w", b.File.Admin, err)
-	}
-	s.adminAddr = adminLn.Addr().String()
-	if err := s.checkAdminAuth(b); err != nil {
-		adminLn.Close()
-		hooksLn.Close()
 		s.disp.Stop(context.Background())
 		return err
 	}
-	admin := s.srv.Admin()
-	admin.HandleFunc("POST /-/reload", s.reloadHandler)
-	servers := []*http.Server{newHTTPServer(s.srv.Handler(), log), newHTTPServer(s.ops.admin(admin, rules.IsLoopback(s.adminAddr)), log)}
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	for i, ln := range []net.Listener{hooksLn, adminLn} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := servers[i].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-	}
+	servers, errc := s.serveHTTP(hooksLn, adminLn, &wg)
 	// Watch before announcing readiness: a change made once serve is ready
 	// is seen.
 	fileChanged, stopWatch := s.watch(b.File.Hash, &wg)
@@ -149,40 +92,149 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	stopRetention := s.ops.startRetention(st)
 
-	var runErr error
-loop:
+	runErr := s.runUntilStopped(ctx, errc, fileChanged)
+
+	log.Info("shutting down: no new callbacks, finishing in-flight work")
+	stopRetention()
+	stopWatch()
+	s.shutdown(servers, &wg)
+	log.Info("stopped")
+	return runErr
+}
+
+// openStore opens the configured store and readies it for this process:
+// a SQLite file is locked to it (one serve per file) and created owner-only,
+// and the leases a crashed predecessor left are taken over.
+func openStore(ctx context.Context, b *Built, log *slog.Logger) (*store.Store, func(), error) {
+	var release func()
+	if !store.IsPostgres(b.File.Store) {
+		var err error
+		if release, err = lockStoreFile(strings.TrimPrefix(b.File.Store, "sqlite://")); err != nil {
+			return nil, nil, err
+		}
+		if w, err := PrepareSQLite(b.File.Store); err != nil {
+			release()
+			return nil, nil, err
+		} else if w != "" {
+			log.Warn(w)
+		}
+	}
+	closeAll := func(st *store.Store) {
+		if st != nil {
+			st.Close()
+		}
+		if release != nil {
+			release()
+		}
+	}
+	// A Postgres server that does not answer yet is waited for, with
+	// backoff and for a bounded time, rather than failing at once.
+	st, err := store.Open(ctx, b.File.Store, store.WithLogger(log))
+	if err != nil {
+		closeAll(nil)
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	if st.Dialect() == "sqlite" {
+		// One process serves a SQLite store: leases left by a crashed
+		// predecessor are ours to take over now.
+		if n, err := st.ReleaseLeases(ctx); err != nil {
+			closeAll(st)
+			return nil, nil, fmt.Errorf("open store: %w", err)
+		} else if n > 0 {
+			log.Warn("took over deliveries left in flight by a previous run", "deliveries", n)
+		}
+	}
+	return st, func() { closeAll(st) }, nil
+}
+
+// start wires the service: the delivery workers, and intake handing its
+// deliveries to them.
+func start(ctx context.Context, opts Options, st *store.Store, b *Built) *service {
+	s := &service{opts: opts, log: opts.Log, st: st, built: b, ops: newOperations(st, opts.Log)}
+	s.ops.configLoaded(b, nil)
+	s.disp = deliver.New(st, s.log, s.ops.deliverOptions())
+	s.srv = server.New(st, s.log, s.disp.Notify, s.ops.serverMetrics())
+	s.srv.SetHandoff(s.disp)
+	s.srv.Swap(b.Routing)
+	s.disp.Update(b.Targets)
+	s.matchSinks(ctx, b)
+	return s
+}
+
+// listen binds the callback and admin listeners, and refuses an admin
+// listener beyond loopback without a token.
+func (s *service) listen(b *Built) (hooks, admin net.Listener, err error) {
+	hooksLn, err := net.Listen("tcp", b.File.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %s: %w", b.File.Listen, err)
+	}
+	hooksLn = newLimitListener(hooksLn, b.File.MaxConnections)
+	adminLn, err := net.Listen("tcp", b.File.Admin)
+	if err != nil {
+		hooksLn.Close()
+		return nil, nil, fmt.Errorf("admin listen %s: %w", b.File.Admin, err)
+	}
+	s.adminAddr = adminLn.Addr().String()
+	if err := s.checkAdminAuth(b); err != nil {
+		adminLn.Close()
+		hooksLn.Close()
+		return nil, nil, err
+	}
+	return hooksLn, adminLn, nil
+}
+
+// serveHTTP serves callbacks and the admin endpoints on their listeners;
+// a listener that fails is reported on the returned channel.
+func (s *service) serveHTTP(hooksLn, adminLn net.Listener, wg *sync.WaitGroup) ([]*http.Server, <-chan error) {
+	admin := s.srv.Admin()
+	admin.HandleFunc("POST /-/reload", s.reloadHandler)
+	servers := []*http.Server{newHTTPServer(s.srv.Handler(), s.log), newHTTPServer(s.ops.admin(admin, rules.IsLoopback(s.adminAddr)), s.log)}
+	errc := make(chan error, 2)
+	for i, ln := range []net.Listener{hooksLn, adminLn} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := servers[i].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	return servers, errc
+}
+
+// runUntilStopped reloads the configuration when asked or when its file
+// changes, until ctx is done (nil) or a listener fails (its error).
+func (s *service) runUntilStopped(ctx context.Context, errc <-chan error, fileChanged <-chan struct{}) error {
 	for {
 		select {
 		case <-ctx.Done():
-			break loop
+			return nil
 		case err := <-errc:
-			runErr = err
-			break loop
-		case <-opts.Reload:
+			return err
+		case <-s.opts.Reload:
 			_, _ = s.reload()
 		case <-fileChanged:
 			_, _ = s.reload()
 		}
 	}
+}
 
-	log.Info("shutting down: no new callbacks, finishing in-flight work")
-	stopRetention()
-	stopWatch()
+// shutdown stops accepting callbacks, then lets in-flight sends finish
+// within the grace period; their outcomes are recorded.
+func (s *service) shutdown(servers []*http.Server, wg *sync.WaitGroup) {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, hs := range servers {
 		_ = hs.Shutdown(shutdownCtx)
 	}
 	wg.Wait()
-	grace := opts.ShutdownGrace
+	grace := s.opts.ShutdownGrace
 	if grace <= 0 {
 		grace = 20 * time.Second
 	}
 	graceCtx, cancelGrace := context.WithTimeout(context.Background(), grace)
 	defer cancelGrace()
 	s.disp.Stop(graceCtx)
-	log.Info("stopped")
-	return runErr
 }
 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {

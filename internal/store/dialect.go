@@ -85,10 +85,11 @@ func sqliteDSN(path string, readOnly bool) string {
 	} else {
 		v.Set("_txlock", "immediate")
 		// A larger page cache keeps a busy batch's dirty pages in memory
-		// instead of spilling them to the WAL mid-transaction, and fewer
-		// checkpoints coalesce page writes.
+		// instead of spilling them to the WAL mid-transaction. Checkpoints
+		// run from their own connection (checkpoint.go); the writer's
+		// autocheckpoint is the backstop.
 		v.Add("_pragma", "cache_size(-32768)")
-		v.Add("_pragma", "wal_autocheckpoint(4000)")
+		v.Add("_pragma", "wal_autocheckpoint(20000)")
 	}
 	return "file:" + path + "?" + v.Encode()
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,7 @@ type Store struct {
 	owner  string
 	leases atomic.Uint64 // claims made, for lease tokens
 	hints  subjectHints
+	ckpt   *checkpointer // SQLite only
 	now    func() time.Time
 	hookEv func(*event.Event) error // test hook: runs after an event insert
 
@@ -130,6 +132,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	if s.d.name == "sqlite" {
+		if s.ckpt, err = startCheckpointer(strings.TrimPrefix(dsn, "sqlite://")); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+	}
 	s.w = newWriter(s.db, s.d)
 	s.w.intakes = s.intakes
 	return s, nil
@@ -151,7 +159,11 @@ func (s *Store) Dialect() string { return s.d.name }
 // Close stops the writer and closes the database.
 func (s *Store) Close() error {
 	s.w.close()
-	return s.closeDBs()
+	var err error
+	if s.ckpt != nil {
+		err = s.ckpt.close()
+	}
+	return errors.Join(err, s.closeDBs())
 }
 
 func (s *Store) closeDBs() error {
