@@ -203,3 +203,47 @@ func TestHeldDeliveriesResume(t *testing.T) {
 		t.Errorf("sends = %d, want 1", got)
 	}
 }
+
+// A timeout raised by a reload never lets a send outlive the lease it was
+// claimed under: the delivery queued under the old, shorter lease is given
+// back and claimed again under the new one, and sent once.
+func TestRaisedTimeoutSendsOnce(t *testing.T) {
+	st := openStore(t)
+	var log sendLog
+	release := make(chan struct{})
+	sink := funcSink{send: func(ctx context.Context, m *sinks.Message) error {
+		if log.add(m.DeliveryID); m.Event.Subject == "first" {
+			<-release // holds the only sender while the second waits, leased
+		} else {
+			time.Sleep(400 * time.Millisecond) // longer than the old lease
+		}
+		return nil
+	}}
+	old := rules.Delivery{Concurrency: 1, Timeout: config.Duration(100 * time.Millisecond), LeaseMargin: config.Duration(200 * time.Millisecond)}.WithDefaults()
+	d := start(t, st, Target{Name: "api", Sink: sink, Delivery: old})
+	for _, subject := range []string{"first", "second"} {
+		ev := &event.Event{Source: "test", Type: "test", Subject: subject, Status: "failure", Final: true, DedupKey: subject}
+		ev.Seal("r", time.Now())
+		plan := func(ev *event.Event) rules.Result {
+			return rules.Result{Matches: []rules.Match{{Rule: "r", Sink: "api", Title: ev.Title(), Text: ev.Text()}}}
+		}
+		if _, err := st.Ingest(context.Background(), []*event.Event{ev}, plan, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raised := old
+	raised.Timeout = config.Duration(2 * time.Second)
+	d.Update([]Target{{Name: "api", Sink: sink, Delivery: raised}})
+	close(release)
+	waitFor(t, "both delivered", func() bool {
+		ds, _ := st.List(context.Background(), store.Filter{Sink: "api", State: store.StateDelivered})
+		return len(ds) == 2
+	})
+	time.Sleep(300 * time.Millisecond) // room for a second send, if any
+	ds, _ := st.List(context.Background(), store.Filter{Sink: "api"})
+	for _, dl := range ds {
+		if got := log.get(dl.ID); got != 1 {
+			t.Errorf("%s sent %d times, want once", dl.ID, got)
+		}
+	}
+}
