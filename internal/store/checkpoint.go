@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 )
 
@@ -17,6 +18,7 @@ type checkpointer struct {
 	db   *sql.DB
 	quit chan struct{}
 	done chan struct{}
+	once sync.Once
 }
 
 // checkpointEvery is how often the log is copied.
@@ -52,8 +54,13 @@ func (c *checkpointer) loop() {
 	}
 }
 
+// close stops the checkpointer; a second call does nothing.
 func (c *checkpointer) close() error {
-	close(c.quit)
-	<-c.done
-	return c.db.Close()
+	var err error
+	c.once.Do(func() {
+		close(c.quit)
+		<-c.done
+		err = c.db.Close()
+	})
+	return err
 }
