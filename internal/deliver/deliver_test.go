@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/rules"
 	"github.com/switchboard/switchboard/sinks"
 )
@@ -90,15 +91,11 @@ func start(t *testing.T, st *store.Store, targets ...Target) *Dispatcher {
 	return d
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor waits up to 10 s for cond, failing the test if it never holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testutil.WaitFor(10*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
