@@ -27,6 +27,7 @@ type ledger struct {
 	more     chan struct{} // signalled when pending or releases grew
 	quit     chan struct{}
 	done     chan struct{}
+	once     sync.Once
 }
 
 // entry is one outcome waiting to be recorded.
@@ -76,9 +77,9 @@ func (l *ledger) release(w *worker, dl *store.Delivery) {
 	l.signal()
 }
 
-// close records what is queued and stops.
+// close records what is queued and stops; a second call does nothing.
 func (l *ledger) close() {
-	close(l.quit)
+	l.once.Do(func() { close(l.quit) })
 	<-l.done
 }
 
