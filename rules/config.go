@@ -1,7 +1,8 @@
 // Package rules loads rules.yaml and routes events: it parses and validates
 // the whole file (strict keys, ${VAR} expansion, errors with file, line and
-// name), compiles every rule's expr condition and templates once at load, and
-// matches events against the rules without doing any I/O.
+// name) into the service settings of package config, the receiver and sink
+// sections and the rules, compiles every rule's expr condition and templates
+// once at load, and matches events against the rules without doing any I/O.
 package rules
 
 import (
@@ -11,43 +12,20 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard/switchboard/internal/config"
 )
 
-// Defaults of the top-level settings.
-const (
-	DefaultListen    = ":8080"
-	DefaultAdmin     = "127.0.0.1:9090"
-	DefaultStore     = "switchboard.db"
-	DefaultBodyLimit = 1 << 20
-	// DefaultMaxConnections bounds the callback connections open at once:
-	// with DefaultBodyLimit, at most 256 MiB of bodies in memory.
-	DefaultMaxConnections = 256
-)
-
-// File is a parsed rules.yaml: the global settings, the receiver and sink
+// File is a parsed rules.yaml: the service settings, the receiver and sink
 // sections (decoded further by their own packages) and the compiled rules.
 type File struct {
 	Path string // file name used in error messages
 	Hash string // sha256 of the raw content, hex
 
-	Listen    string
-	Admin     string
-	Store     string
-	BodyLimit int64
-	// MaxConnections is the most callback connections open at once; more
-	// wait to be accepted. Zero in the file means DefaultMaxConnections.
-	MaxConnections int
-	// AdminToken, when set, is required as a bearer token by the admin
-	// endpoints other than /healthz and /readyz; it must be set when Admin
-	// is not a loopback address.
-	AdminToken config.Secret
-	Retention  Retention // with defaults for the windows left out
-	redactor   *config.Redactor
+	config.Service // with defaults for the settings left out
+	redactor       *config.Redactor
 
 	Receivers []Component
 	Sinks     []SinkComponent
@@ -70,60 +48,7 @@ func (c Component) Section(kind string) string { return fmt.Sprintf("%s %q", kin
 // type shares.
 type SinkComponent struct {
 	Component
-	Delivery Delivery
-}
-
-// Delivery holds the per-sink delivery settings the workers apply.
-type Delivery struct {
-	// Timeout bounds one send attempt. Zero means 10s.
-	Timeout config.Duration `yaml:"timeout"`
-	// Concurrency is the number of sends in flight at once. Zero means 4.
-	Concurrency int `yaml:"concurrency"`
-	// Retry is the retry policy.
-	Retry Retry `yaml:"retry"`
-	// LeaseMargin is added to Timeout to make the lease under which an
-	// instance sends a delivery: no other worker takes it before the lease
-	// ends, and after a crash that is how long the delivery waits for
-	// another instance. Zero means 30s.
-	LeaseMargin config.Duration `yaml:"lease_margin"`
-}
-
-// Retry is a sink's retry policy: exponential backoff with jitter from
-// InitialBackoff doubling up to MaxBackoff, until MaxAttempts or MaxAge.
-type Retry struct {
-	// MaxAttempts is the number of attempts before a delivery is dead. Zero
-	// means 12.
-	MaxAttempts int `yaml:"max_attempts"`
-	// InitialBackoff is the wait after the first failure. Zero means 5s.
-	InitialBackoff config.Duration `yaml:"initial_backoff"`
-	// MaxBackoff caps the wait between attempts. Zero means 1h.
-	MaxBackoff config.Duration `yaml:"max_backoff"`
-	// MaxAge is how long after its creation a delivery is still retried.
-	// Zero means 24h.
-	MaxAge config.Duration `yaml:"max_age"`
-	// MaxRetryAfter caps a server's Retry-After. Zero means 1h.
-	MaxRetryAfter config.Duration `yaml:"max_retry_after"`
-}
-
-// WithDefaults returns d with zero values replaced by the defaults.
-func (d Delivery) WithDefaults() Delivery {
-	def := func(v *config.Duration, x time.Duration) {
-		if *v == 0 {
-			*v = config.Duration(x)
-		}
-	}
-	def(&d.Timeout, 10*time.Second)
-	if d.Concurrency <= 0 {
-		d.Concurrency = 4
-	}
-	if d.Retry.MaxAttempts <= 0 {
-		d.Retry.MaxAttempts = 12
-	}
-	def(&d.Retry.InitialBackoff, 5*time.Second)
-	def(&d.Retry.MaxBackoff, time.Hour)
-	def(&d.Retry.MaxAge, 24*time.Hour)
-	def(&d.Retry.MaxRetryAfter, time.Hour)
-	return d
+	Delivery config.Delivery
 }
 
 // LoadFile reads and parses the configuration at path, expanding ${VAR}
@@ -163,16 +88,10 @@ func Parse(name string, r io.Reader, lookup func(string) (string, bool)) (*File,
 
 // raw mirrors the top level of rules.yaml for strict decoding.
 type raw struct {
-	Listen     string        `yaml:"listen"`
-	Admin      string        `yaml:"admin"`
-	Store      string        `yaml:"store"`
-	BodyLimit  int64         `yaml:"body_limit"`
-	MaxConns   int           `yaml:"max_connections"`
-	AdminToken config.Secret `yaml:"admin_token"`
-	Retention  Retention     `yaml:"retention"`
-	Receivers  yaml.Node     `yaml:"receivers"`
-	Sinks      yaml.Node     `yaml:"sinks"`
-	Rules      yaml.Node     `yaml:"rules"`
+	config.Service `yaml:",inline"`
+	Receivers      yaml.Node `yaml:"receivers"`
+	Sinks          yaml.Node `yaml:"sinks"`
+	Rules          yaml.Node `yaml:"rules"`
 }
 
 func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors {
@@ -187,28 +106,17 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	errs := config.DuplicateKeys(&doc)
 	errs = append(errs, config.Expand(&doc, f.redactor.Lookup(lookup))...)
 	defer func() { f.redactor.Redact(errs) }() // errors quote values; some are secrets
-	top := raw{Retention: defaultRetention}
+	top := raw{Service: config.Service{Retention: config.DefaultRetention()}}
 	if err := config.Decode(&doc, &top); err != nil {
 		errs = append(errs, config.AsErrors(err, 0, "")...)
 	}
-	f.Listen = or(top.Listen, DefaultListen)
-	f.Admin = or(top.Admin, DefaultAdmin)
-	f.Store = or(top.Store, DefaultStore)
-	f.BodyLimit = top.BodyLimit
-	if f.BodyLimit == 0 {
-		f.BodyLimit = DefaultBodyLimit
-	}
+	f.Service = top.Service.WithDefaults()
 	if f.BodyLimit < 0 {
 		errs = append(errs, config.Errorf(doc.Line, "", "body_limit must be positive"))
-	}
-	f.MaxConnections = top.MaxConns
-	if f.MaxConnections == 0 {
-		f.MaxConnections = DefaultMaxConnections
 	}
 	if f.MaxConnections < 0 {
 		errs = append(errs, config.Errorf(doc.Line, "", "max_connections must be positive"))
 	}
-	f.AdminToken, f.Retention = top.AdminToken, top.Retention
 	errs = append(errs, f.checkOperations(&doc)...)
 
 	recvs, es := components(&top.Receivers, "receiver")
@@ -299,11 +207,4 @@ func validName(s string) bool {
 		}
 	}
 	return true
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

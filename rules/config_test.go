@@ -55,7 +55,7 @@ func TestParseValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Store != "sb.db" || f.Admin != DefaultAdmin || f.BodyLimit != DefaultBodyLimit {
+	if f.Store != "sb.db" || f.Admin != config.DefaultAdmin || f.BodyLimit != config.DefaultBodyLimit {
 		t.Errorf("globals = %q %q %d", f.Store, f.Admin, f.BodyLimit)
 	}
 	if len(f.Sinks) != 2 || f.Sinks[1].Delivery.Retry.MaxAttempts != 3 || f.Sinks[1].Type != "webhook" {

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/receivers/interfax"
 	"github.com/switchboard/switchboard/receivers/telesign"
 	"github.com/switchboard/switchboard/sinks/email"
@@ -187,7 +188,7 @@ func TestSchemaKeysMatchConfig(t *testing.T) {
 		return nil
 	}
 	sinkKeys := func(cfg any) []string {
-		return append(yamlKeys(reflect.TypeOf(cfg)), yamlKeys(reflect.TypeOf(Delivery{}))...)
+		return append(yamlKeys(reflect.TypeOf(cfg)), yamlKeys(reflect.TypeOf(config.Delivery{}))...)
 	}
 	tests := []struct {
 		name   string
@@ -195,10 +196,10 @@ func TestSchemaKeysMatchConfig(t *testing.T) {
 		keys   []string
 	}{
 		{"top level", schema, yamlKeys(reflect.TypeOf(raw{}))},
-		{"retention", prop(schema, "retention"), yamlKeys(reflect.TypeOf(Retention{}))},
+		{"retention", prop(schema, "retention"), yamlKeys(reflect.TypeOf(config.Retention{}))},
 		{"rule", defs["rule"], yamlKeys(reflect.TypeOf(ruleSpec{}))},
 		{"throttle", prop(defs["rule"], "throttle"), yamlKeys(reflect.TypeOf(throttleSpec{}))},
-		{"retry", defs["retry"], yamlKeys(reflect.TypeOf(Retry{}))},
+		{"retry", defs["retry"], yamlKeys(reflect.TypeOf(config.Retry{}))},
 		{"interfax receiver", branch("receiver", "interfax"), yamlKeys(reflect.TypeOf(interfax.Config{}))},
 		{"telesign receiver", branch("receiver", "telesign"), yamlKeys(reflect.TypeOf(telesign.Config{}))},
 		{"slack sink", branch("sink", "slack"), sinkKeys(slack.Config{})},

@@ -135,7 +135,7 @@ func decode(c rules.Component, cfg config.Validator) error {
 // defaultConcurrency is the sends in flight per sink type when the sink
 // does not set concurrency: enough for a webhook on a local network to keep
 // up with intake. Other types (Slack, whose rate limit spaces sends anyway;
-// SMTP servers, which limit connections; the log) get rules.Delivery's
+// SMTP servers, which limit connections; the log) get config.Delivery's
 // default of 4.
 var defaultConcurrency = map[string]int{"webhook": 16}
 

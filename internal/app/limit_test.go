@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/rules"
 )
 
@@ -89,7 +90,7 @@ func TestLimitListener(t *testing.T) {
 }
 
 func TestMaxConnectionsConfig(t *testing.T) {
-	for src, want := range map[string]int{"listen: \":8080\"": rules.DefaultMaxConnections, "max_connections: 32": 32} {
+	for src, want := range map[string]int{"listen: \":8080\"": config.DefaultMaxConnections, "max_connections: 32": 32} {
 		f, err := rules.Parse("rules.yaml", strings.NewReader(src), func(string) (string, bool) { return "", false })
 		if err != nil || f.MaxConnections != want {
 			t.Errorf("%s: max connections %v, %v; want %d", src, f.MaxConnections, err, want)

@@ -8,11 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/deliver"
 	"github.com/switchboard/switchboard/internal/metrics"
 	"github.com/switchboard/switchboard/internal/server"
 	"github.com/switchboard/switchboard/internal/store"
-	"github.com/switchboard/switchboard/rules"
 )
 
 // operations is what an operator runs Switchboard with: the metrics, the
@@ -22,7 +22,7 @@ type operations struct {
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	token     atomic.Pointer[string]
-	retention atomic.Pointer[rules.Retention]
+	retention atomic.Pointer[config.Retention]
 }
 
 func newOperations(st *store.Store, log *slog.Logger) *operations {

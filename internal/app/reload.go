@@ -10,7 +10,6 @@ import (
 
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/store"
-	"github.com/switchboard/switchboard/rules"
 )
 
 // ReloadResult is the outcome of a reload, as answered by POST /-/reload.
@@ -83,7 +82,7 @@ func (s *service) reload() (ReloadResult, error) {
 // re-bind it, so editing admin to a loopback address and dropping the
 // token would otherwise leave a public listener open.
 func (s *service) checkAdminAuth(b *Built) error {
-	if b.File.AdminToken != "" || rules.IsLoopback(s.adminAddr) {
+	if b.File.AdminToken != "" || config.IsLoopback(s.adminAddr) {
 		return nil
 	}
 	return config.Errors{{File: b.File.Path, Msg: fmt.Sprintf(

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/deliver"
 	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/store"
@@ -67,7 +68,7 @@ func TestRetentionDeadZeroKeepsDead(t *testing.T) {
 
 	log := slog.New(slog.DiscardHandler)
 	disp := deliver.New(st, log, deliver.Options{Poll: 10 * time.Millisecond})
-	d := rules.Delivery{}.WithDefaults()
+	d := config.Delivery{}.WithDefaults()
 	disp.Update([]deliver.Target{
 		{Name: "ok", Sink: sinkFunc(func(context.Context, *sinks.Message) error { return nil }), Delivery: d},
 		{Name: "bad", Sink: sinkFunc(func(context.Context, *sinks.Message) error { return sinks.Permanent(errors.New("refused")) }), Delivery: d},

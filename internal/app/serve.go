@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/deliver"
 	"github.com/switchboard/switchboard/internal/server"
 	"github.com/switchboard/switchboard/internal/store"
-	"github.com/switchboard/switchboard/rules"
 )
 
 // Options configure Serve.
@@ -188,7 +188,7 @@ func (s *service) listen(b *Built) (hooks, admin net.Listener, err error) {
 func (s *service) serveHTTP(hooksLn, adminLn net.Listener, wg *sync.WaitGroup) ([]*http.Server, <-chan error) {
 	admin := s.srv.Admin()
 	admin.HandleFunc("POST /-/reload", s.reloadHandler)
-	servers := []*http.Server{newHTTPServer(s.srv.Handler(), s.log), newHTTPServer(s.ops.admin(admin, rules.IsLoopback(s.adminAddr)), s.log)}
+	servers := []*http.Server{newHTTPServer(s.srv.Handler(), s.log), newHTTPServer(s.ops.admin(admin, config.IsLoopback(s.adminAddr)), s.log)}
 	errc := make(chan error, 2)
 	for i, ln := range []net.Listener{hooksLn, adminLn} {
 		wg.Add(1)

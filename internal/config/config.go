@@ -1,8 +1,14 @@
-// Package config holds the primitives every part of the configuration
-// shares: secrets that never print, durations, ${VAR} expansion, strict
-// decoding of YAML nodes and errors that carry file, line and the name of the
-// rule, sink or receiver they belong to. Receivers and sinks decode their own
-// sections with it; package rules assembles the whole file.
+// Package config is where the service's own settings are described and
+// where every part of the configuration finds the primitives it shares.
+//
+// The settings: Service (listeners, store, admin token, intake limits,
+// Retention) and each sink's Delivery and Retry, with their defaults, so
+// that the store, the delivery workers and the wiring read them without
+// depending on the rules engine. The primitives: secrets that never print,
+// durations, ${VAR} expansion, strict decoding of YAML nodes and errors that
+// carry file, line and the name of the rule, sink or receiver they belong
+// to. Receivers and sinks decode their own sections with it; package rules
+// parses the whole file into these types and compiles the rules.
 package config
 
 import (

@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/store"
-	"github.com/switchboard/switchboard/rules"
 	"github.com/switchboard/switchboard/sinks"
 )
 
@@ -20,7 +20,7 @@ import (
 type Target struct {
 	Name     string
 	Sink     sinks.Sink
-	Delivery rules.Delivery // with defaults applied
+	Delivery config.Delivery // with defaults applied
 }
 
 // Options tune the dispatcher. Zero values mean the defaults.

@@ -57,8 +57,8 @@ func openStore(t *testing.T) *store.Store {
 	return st
 }
 
-func fastDelivery(maxAttempts int) rules.Delivery {
-	return rules.Delivery{Concurrency: 2, Timeout: config.Duration(2 * time.Second), Retry: rules.Retry{
+func fastDelivery(maxAttempts int) config.Delivery {
+	return config.Delivery{Concurrency: 2, Timeout: config.Duration(2 * time.Second), Retry: config.Retry{
 		MaxAttempts: maxAttempts, InitialBackoff: config.Duration(10 * time.Millisecond), MaxBackoff: config.Duration(40 * time.Millisecond),
 	}}.WithDefaults()
 }
@@ -205,7 +205,7 @@ func TestSlowSinkDoesNotDelayOthers(t *testing.T) {
 		ingest(t, st, fmt.Sprint("s", i), "slow", "fast")
 	}
 	start(t, st,
-		Target{Name: "slow", Sink: slow, Delivery: rules.Delivery{Concurrency: 1, Timeout: config.Duration(time.Hour)}.WithDefaults()},
+		Target{Name: "slow", Sink: slow, Delivery: config.Delivery{Concurrency: 1, Timeout: config.Duration(time.Hour)}.WithDefaults()},
 		Target{Name: "fast", Sink: quick, Delivery: fastDelivery(3)},
 	)
 	waitFor(t, "all fast deliveries", func() bool { return fast.count() == 20 })
@@ -233,7 +233,7 @@ func TestExpiredLeaseIsRedelivered(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	r := rules.Retry{InitialBackoff: config.Duration(time.Second), MaxBackoff: config.Duration(10 * time.Second)}
+	r := config.Retry{InitialBackoff: config.Duration(time.Second), MaxBackoff: config.Duration(10 * time.Second)}
 	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 30: 10 * time.Second} {
 		hi := Backoff(r, n, func() float64 { return 0.999999 })
 		lo := Backoff(r, n, func() float64 { return 0 })
@@ -244,7 +244,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	r := rules.Delivery{}.WithDefaults().Retry
+	r := config.Delivery{}.WithDefaults().Retry
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	half := func() float64 { return 0.5 }
 	tests := []struct {

@@ -80,7 +80,7 @@ func TestHandoffDeliversAll(t *testing.T) {
 		log.add(m.DeliveryID)
 		return nil
 	}}
-	d := start(t, st, Target{Name: "api", Sink: sink, Delivery: rules.Delivery{Concurrency: 8}.WithDefaults()})
+	d := start(t, st, Target{Name: "api", Sink: sink, Delivery: config.Delivery{Concurrency: 8}.WithDefaults()})
 	const n = 300
 	ingestVia(t, st, d, n, "api")
 	waitFor(t, "every delivery recorded", func() bool {
@@ -115,7 +115,7 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		<-gate // the process dies before it records the outcome
 		return nil
 	}}
-	lease := rules.Delivery{Concurrency: n, Timeout: config.Duration(200 * time.Millisecond), LeaseMargin: config.Duration(300 * time.Millisecond)}.WithDefaults()
+	lease := config.Delivery{Concurrency: n, Timeout: config.Duration(200 * time.Millisecond), LeaseMargin: config.Duration(300 * time.Millisecond)}.WithDefaults()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d1 := New(st1, quiet, Options{Poll: 20 * time.Millisecond})
 	d1.Update([]Target{{Name: "api", Sink: first, Delivery: lease}})
@@ -219,7 +219,7 @@ func TestRaisedTimeoutSendsOnce(t *testing.T) {
 		}
 		return nil
 	}}
-	old := rules.Delivery{Concurrency: 1, Timeout: config.Duration(100 * time.Millisecond), LeaseMargin: config.Duration(200 * time.Millisecond)}.WithDefaults()
+	old := config.Delivery{Concurrency: 1, Timeout: config.Duration(100 * time.Millisecond), LeaseMargin: config.Duration(200 * time.Millisecond)}.WithDefaults()
 	d := start(t, st, Target{Name: "api", Sink: sink, Delivery: old})
 	for _, subject := range []string{"first", "second"} {
 		ev := &event.Event{Source: "test", Type: "test", Subject: subject, Status: "failure", Final: true, DedupKey: subject}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/config"
-	"github.com/switchboard/switchboard/rules"
 	"github.com/switchboard/switchboard/sinks"
 )
 
@@ -58,7 +57,7 @@ func TestLeaseMargin(t *testing.T) {
 		margin time.Duration
 		want   time.Duration
 	}{{0, 2*time.Second + 30*time.Second}, {time.Second, 3 * time.Second}} {
-		dl := rules.Delivery{Timeout: config.Duration(2 * time.Second), LeaseMargin: config.Duration(tc.margin)}
+		dl := config.Delivery{Timeout: config.Duration(2 * time.Second), LeaseMargin: config.Duration(tc.margin)}
 		if got := w.lease(&Target{Delivery: dl}); got != tc.want {
 			t.Errorf("lease with margin %s = %s, want %s", tc.margin, got, tc.want)
 		}

@@ -7,15 +7,15 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/store"
-	"github.com/switchboard/switchboard/rules"
 	"github.com/switchboard/switchboard/sinks"
 )
 
 // Backoff returns the wait before the attempt after attempt number n (1 for
 // the first failure): InitialBackoff doubling up to MaxBackoff, with equal
 // jitter (a random point in the upper half) so retries of a burst spread out.
-func Backoff(r rules.Retry, n int, rnd func() float64) time.Duration {
+func Backoff(r config.Retry, n int, rnd func() float64) time.Duration {
 	d := time.Duration(r.InitialBackoff)
 	maxB := time.Duration(r.MaxBackoff)
 	for i := 1; i < n && d < maxB; i++ {
@@ -27,7 +27,7 @@ func Backoff(r rules.Retry, n int, rnd func() float64) time.Duration {
 
 // decide turns the result of one attempt into the delivery's next state.
 // attempts counts this attempt; queued is when the delivery was (re)queued.
-func decide(r rules.Retry, sendErr error, attempts int, queued, now time.Time, rnd func() float64) store.Outcome {
+func decide(r config.Retry, sendErr error, attempts int, queued, now time.Time, rnd func() float64) store.Outcome {
 	if sendErr == nil {
 		return store.Outcome{State: store.StateDelivered}
 	}
