@@ -133,11 +133,11 @@ func decode(c rules.Component, cfg config.Validator) error {
 }
 
 // defaultConcurrency is the sends in flight per sink type when the sink
-// does not set concurrency: enough for a webhook on a local network to keep
-// up with intake. Other types (Slack, whose rate limit spaces sends anyway;
-// SMTP servers, which limit connections; the log) get config.Delivery's
-// default of 4.
-var defaultConcurrency = map[string]int{"webhook": 16}
+// does not set concurrency: enough for a webhook on a local network, or the
+// log, to keep up with intake. Slack (whose rate limit spaces sends anyway)
+// and email (SMTP servers limit connections) get config.Delivery's default
+// of 4.
+var defaultConcurrency = map[string]int{"webhook": 16, "log": 16}
 
 // decode decodes and validates a component's section, and notes the
 // secrets written in the file itself.
