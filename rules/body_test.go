@@ -2,7 +2,10 @@ package rules
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -118,5 +121,54 @@ func TestSchemaRuleWebhookKeys(t *testing.T) {
 	sort.Strings(got)
 	if want := yamlKeys(reflect.TypeOf(webhookSpec{})); !slices.Equal(got, want) {
 		t.Errorf("schema has %v, config has %v", got, want)
+	}
+}
+
+var docBody = regexp.MustCompile(`(?m)^\s*body: '(.+)'\s*(?:#.*)?$`)
+
+// Every body expression shown in the docs compiles.
+func TestDocBodiesCompile(t *testing.T) {
+	n := 0
+	for _, doc := range []string{filepath.Join("..", "docs", "rules.md"), filepath.Join("..", "README.md")} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range docBody.FindAllStringSubmatch(string(b), -1) {
+			src := strings.ReplaceAll(m[1], "''", "'")
+			if strings.Contains(src, "…") {
+				continue
+			}
+			n++
+			if _, err := CompileBody(src); err != nil {
+				t.Errorf("%s: body: %s: %v", filepath.Base(doc), src, err)
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("found only %d body expressions in the docs", n)
+	}
+}
+
+// The schema accepts a shaped webhook and refuses a method it does not
+// support.
+func TestSchemaWebhookShape(t *testing.T) {
+	schema := loadSchema(t)
+	const doc = `sinks:
+  w:
+    type: webhook
+    url: "https://api.internal/faxes/{{ .subject }}/status"
+    method: %s
+    secret: [whsec_new, whsec_old]
+    headers: {X-Fax: "{{ .subject }}"}
+    body: '{"fax_id": subject}'
+rules:
+  - {name: r, when: 'true', to: [w], webhook: {body: '[subject]'}}
+`
+	if errs := validateSchema(schema, yamlDoc(t, strings.Replace(doc, "%s", "PUT", 1))); len(errs) > 0 {
+		t.Errorf("a shaped webhook does not validate:\n%s", strings.Join(errs, "\n"))
+	}
+	if errs := validateSchema(schema, yamlDoc(t, strings.Replace(doc, "%s", "GET", 1))); !strings.Contains(strings.Join(errs, "\n"), "oneOf") {
+		t.Errorf("method GET validates: %v", errs)
 	}
 }
