@@ -14,8 +14,9 @@ import (
 
 // DryRunWebhook is the request a webhook sink would make for a message,
 // exactly, but for its secrets: a value that came from a ${VAR} shows as
-// ${VAR}, and a credential written in the file (a URL's password, an
-// Authorization, token or key header) as <secret>.
+// ${VAR}, and a credential written in the file (a URL's password, a
+// header or query parameter named like one: Authorization, X-Api-Key,
+// token=…) as <secret>.
 type DryRunWebhook struct {
 	Method string `json:"method,omitempty"`
 	URL    string `json:"url,omitempty"`
@@ -48,7 +49,7 @@ func (b *Built) webhookRequest(ev *event.Event, evJSON []byte, m rules.Match, no
 	out := &DryRunWebhook{Method: r.Method, URL: b.showURL(r.URL), Headers: map[string]string{}, Body: r.Body}
 	for name, vs := range r.Header {
 		v := b.File.ShowVariables(strings.Join(vs, ", "))
-		if credentialHeader(name) && !strings.Contains(v, "${") {
+		if sinks.CredentialName(name) && !strings.Contains(v, "${") {
 			v = sinks.Redacted
 		}
 		out.Headers[name] = v
@@ -56,27 +57,22 @@ func (b *Built) webhookRequest(ev *event.Event, evJSON []byte, m rules.Match, no
 	return out
 }
 
+// showURL is a request's URL with its secrets shown as ${VAR}, and a
+// password or a credential query value written in the file as <secret>.
 func (b *Built) showURL(raw string) string {
-	s := b.File.ShowVariables(raw)
+	s := raw
 	if u, err := url.Parse(raw); err == nil {
-		if p, ok := u.User.Password(); ok && p != "" {
+		if p, ok := u.User.Password(); ok && p != "" && !b.File.FromVariable(p) {
 			s = strings.Replace(s, ":"+p+"@", ":"+sinks.Redacted+"@", 1)
 		}
-	}
-	return s
-}
-
-// credentialHeader reports whether a header's value is likely a
-// credential, to be hidden even when written in the file itself.
-func credentialHeader(name string) bool {
-	n := strings.ToLower(name)
-	if strings.HasPrefix(n, "webhook-") {
-		return false // the signature and ids: not secrets
-	}
-	for _, w := range []string{"auth", "cookie", "token", "secret", "key", "password", "signature"} {
-		if strings.Contains(n, w) {
-			return true
+		for _, kv := range strings.Split(u.RawQuery, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			name, _ := url.QueryUnescape(k)
+			value, _ := url.QueryUnescape(v)
+			if v != "" && sinks.CredentialName(name) && !b.File.FromVariable(value) {
+				s = strings.Replace(s, kv, k+"="+sinks.Redacted, 1)
+			}
 		}
 	}
-	return false
+	return b.File.ShowVariables(s)
 }

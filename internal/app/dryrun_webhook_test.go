@@ -27,7 +27,7 @@ receivers:
 sinks:
   status-api:
     type: webhook
-    url: ${API_BASE}/faxes/{{ .subject }}/status?token=${API_QUERY_TOKEN}
+    url: ${API_BASE}/faxes/{{ .subject }}/status?token=${API_QUERY_TOKEN}&api_key=inline-q-key-1&v=2
     method: PUT
     secret: [${HOOK_SECRET_NEW}, ${HOOK_SECRET_OLD}]
     headers:
@@ -91,7 +91,7 @@ func TestDryRunWebhookRequest(t *testing.T) {
 	if r == nil || r.Error != "" {
 		t.Fatalf("forward: %+v", r)
 	}
-	if r.Method != "PUT" || r.URL != "${API_BASE}/faxes/664598111/status?token=${API_QUERY_TOKEN}" {
+	if r.Method != "PUT" || r.URL != "${API_BASE}/faxes/664598111/status?token=${API_QUERY_TOKEN}&api_key=<secret>&v=2" {
 		t.Errorf("request line = %s %s", r.Method, r.URL)
 	}
 	if want := `{"at":"2024-06-23T17:23:13Z","delivered":false,"fax_id":"664598111","pages":0}`; string(r.Body) != want {
@@ -121,8 +121,10 @@ func TestDryRunWebhookRequest(t *testing.T) {
 			t.Errorf("the dry run shows %s", name)
 		}
 	}
-	if bytes.Contains(out, []byte("inline-key-1234")) {
-		t.Error("the dry run shows the inline API key")
+	for _, inline := range []string{"inline-key-1234", "inline-q-key-1"} {
+		if bytes.Contains(out, []byte(inline)) {
+			t.Errorf("the dry run shows the inline credential %s", inline)
+		}
 	}
 }
 
@@ -141,7 +143,7 @@ func TestRuleTestsRequests(t *testing.T) {
       requests:
         forward:
           method: PUT
-          url: ${API_BASE}/faxes/664598111/status?token=${API_QUERY_TOKEN}
+          url: ${API_BASE}/faxes/664598111/status?token=${API_QUERY_TOKEN}&api_key=<secret>&v=2
           headers: {authorization: "Bearer ${API_TOKEN}", X-Fax-Dest: "0012125551234"}
           body: {fax_id: "664598111", delivered: false, at: 2024-06-23T17:23:13Z}
   - name: fails
@@ -169,7 +171,7 @@ func TestRuleTestsRequests(t *testing.T) {
 	for _, want := range []string{
 		`request of broken → status-api cannot be made (the delivery would be dead): webhook.body of rule "broken": evaluated to string, want a map or a list`,
 		"request of failures → status-api:\n  body: want a list of 1, got [\"664598111\",\"busy\"]",
-		"request of forward → status-api:\n  method: want POST, got PUT\n  header X-Nope: missing\n  body.extra: missing (want true)\n  body.fax_id: want \"1\", got \"664598111\"\n  body.pages: want a list of 1, got 0\n  sent: PUT ${API_BASE}/faxes/664598111/status?token=${API_QUERY_TOKEN} {",
+		"request of forward → status-api:\n  method: want POST, got PUT\n  header X-Nope: missing\n  body.extra: missing (want true)\n  body.fax_id: want \"1\", got \"664598111\"\n  body.pages: want a list of 1, got 0\n  sent: PUT ${API_BASE}/faxes/664598111/status?token=${API_QUERY_TOKEN}&api_key=<secret>&v=2 {",
 		"request of nowhere: none, the rule did not match or sends to no webhook sink",
 	} {
 		if !strings.Contains(got, want) {

@@ -355,3 +355,25 @@ func TestValidateShape(t *testing.T) {
 		})
 	}
 }
+
+// A server that quotes a credential header in its error reply does not
+// get it into the delivery log.
+func TestCredentialHeaderScrubbed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, "rejected Authorization: "+r.Header.Get("Authorization")+" for "+r.Header.Get("X-Fax-Id"))
+	}))
+	defer srv.Close()
+	s, err := New("api", Config{URL: config.Secret(srv.URL + "/faxes/{{ .subject }}"),
+		Headers: map[string]string{"Authorization": "Bearer api-t0ken-value", "X-Fax-Id": "{{ .subject }}"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Send(context.Background(), faxMessage(t, "r"))
+	if err == nil || !strings.Contains(err.Error(), "status 401: rejected Authorization: <secret> for 6645/98 111?") {
+		t.Errorf("err = %v, want the reply with the credential scrubbed", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "t0ken") {
+		t.Errorf("error shows the token: %v", err)
+	}
+}

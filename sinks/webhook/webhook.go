@@ -194,15 +194,31 @@ func New(name string, cfg Config, opts Options) (*Sink, error) {
 // secretsFor lists what must not appear in an error: the URL (all of it is
 // a secret, also its path and query as a server would echo them in an
 // error page: "Cannot POST /hook?token=…"), as configured and as rendered
-// for this request, and the signing secrets.
+// for this request, the signing secrets, and the values of credential
+// headers (Authorization: Bearer …).
 func (s *Sink) secretsFor(rendered string) *sinks.Secrets {
 	if rendered == s.c.url.src && s.secrets != nil {
 		return s.secrets
 	}
-	sec := sinks.NewSecrets(s.secretVals...)
+	values := slices.Clone(s.secretVals)
+	for _, h := range s.c.headers {
+		if h.value.t == nil && sinks.CredentialName(h.name) {
+			values = append(values, credentialParts(h.value.src)...) // a server may quote it in an error reply
+		}
+	}
+	sec := sinks.NewSecrets(values...)
 	sec.AddURL(s.c.url.src)
 	sec.AddURL(rendered)
 	return sec
+}
+
+// credentialParts are a credential header's value and, for "Bearer x", x.
+func credentialParts(v string) []string {
+	out := []string{v}
+	if _, cred, ok := strings.Cut(v, " "); ok && len(cred) >= 4 {
+		out = append(out, cred)
+	}
+	return out
 }
 
 // Sign returns the Standard Webhooks signature of a message with one key:
