@@ -26,7 +26,7 @@ type Request struct {
 // template fails on the message's event; the error says which and why.
 // Send uses it, and so do dry runs, which show what would be sent.
 func (s *Sink) Request(m *sinks.Message, now time.Time) (*Request, error) {
-	r := &Request{Method: s.c.method, URL: s.c.url.src, Header: http.Header{}, Body: m.EventJSON}
+	r := &Request{Method: s.c.method, Header: http.Header{}, Body: m.EventJSON}
 	body := s.body
 	bodyOf := "body"
 	if b := s.ruleBodies[m.Rule]; b != nil {
