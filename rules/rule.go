@@ -23,6 +23,9 @@ type Rule struct {
 	// Throttle limits deliveries per key and window; nil when the rule has
 	// none.
 	Throttle *Throttle
+	// Webhook is the body the rule's webhook sinks send instead of their
+	// own; nil when the rule has none.
+	Webhook *Webhook
 
 	program *vm.Program
 	title   *template.Template // nil: the event's default title
@@ -46,6 +49,8 @@ type ruleSpec struct {
 	Stop  bool     `yaml:"stop"`
 	// Throttle is decoded by compileThrottle, for its own lines.
 	Throttle yaml.Node `yaml:"throttle"`
+	// Webhook is decoded by compileWebhook, for its own lines.
+	Webhook yaml.Node `yaml:"webhook"`
 }
 
 // exprEnv declares the type of every name a rule's condition may use: the
@@ -167,6 +172,11 @@ func compileRule(i int, n *yaml.Node, sinks map[string]Markup) (*Rule, config.Er
 		t, es := compileThrottle(&spec.Throttle, section)
 		errs = append(errs, es...)
 		rule.Throttle = t
+	}
+	if spec.Webhook.Kind != 0 {
+		w, es := compileWebhook(&spec.Webhook, section)
+		errs = append(errs, es...)
+		rule.Webhook = w
 	}
 	var err error
 	if spec.Title != "" {

@@ -123,3 +123,17 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.cause }
+
+// CredentialName reports whether a header or query parameter of that name
+// likely carries a credential (Authorization, X-Api-Key, Cookie, token=…):
+// its value is kept out of errors and shown as Redacted even when it is
+// written in the configuration itself.
+func CredentialName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"auth", "cookie", "token", "secret", "key", "password", "credential"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}

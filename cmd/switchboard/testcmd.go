@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/switchboard/switchboard/internal/app"
@@ -167,9 +169,26 @@ func printDryRun(w io.Writer, res *app.DryRunResult) {
 			if m.Throttle != nil {
 				fmt.Fprintf(w, "    throttle: key %q, window %s (delivered if it is the first match for the key in the window)\n", m.Throttle.Key, m.Throttle.Window)
 			}
+			if m.Request != nil {
+				printRequest(w, m.Request)
+			}
 		}
 	}
 	fmt.Fprintln(w, "\nnothing was stored or sent")
+}
+
+// printRequest shows a webhook request as it would go out: method and URL,
+// headers, then the body.
+func printRequest(w io.Writer, r *app.DryRunWebhook) {
+	if r.Error != "" {
+		fmt.Fprintf(w, "    request: none, the delivery would be dead: %s\n", r.Error)
+		return
+	}
+	fmt.Fprintf(w, "    request: %s %s\n", r.Method, r.URL)
+	for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
+		fmt.Fprintf(w, "      %s: %s\n", k, r.Headers[k])
+	}
+	fmt.Fprintf(w, "      body: %s\n", r.Body)
 }
 
 // runRuleTests runs the tests file against the loaded configuration

@@ -40,6 +40,9 @@ type Built struct {
 	// InlineSecrets names the secrets written in the file itself rather
 	// than taken from a ${VAR} (`admin_token`, `receiver "fax" token`).
 	InlineSecrets []string
+
+	// webhooks are the webhook sinks by name, whose requests dry runs show.
+	webhooks map[string]*webhook.Sink
 }
 
 // Load reads path and builds it; errors are config.Errors naming file,
@@ -65,7 +68,7 @@ func Load(path string, log *slog.Logger) (*Built, error) {
 // Build constructs every receiver and sink of f. It reports all mistakes at
 // once.
 func Build(f *rules.File, log *slog.Logger) (*Built, error) {
-	b := &Built{File: f, receivers: map[string]receivers.Receiver{}, unauthenticated: map[string]bool{}}
+	b := &Built{File: f, receivers: map[string]receivers.Receiver{}, unauthenticated: map[string]bool{}, webhooks: map[string]*webhook.Sink{}}
 	if t := f.AdminToken.Value(); t != "" && !f.FromVariable(t) {
 		b.InlineSecrets = append(b.InlineSecrets, "admin_token")
 	}
@@ -100,6 +103,7 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		}
 		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: kindedSink{s}, Delivery: d.WithDefaults()})
 	}
+	errs = append(errs, checkRuleWebhooks(f)...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -145,13 +149,19 @@ func (b *Built) decode(kind string, c rules.Component, cfg config.Validator) err
 	if err := decode(c, cfg); err != nil {
 		return err
 	}
+	b.noteSecrets(kind, c, cfg)
+	return nil
+}
+
+// noteSecrets notes the secrets of a decoded section that are written in
+// the file itself.
+func (b *Built) noteSecrets(kind string, c rules.Component, cfg any) {
 	secrets := config.SecretValues(cfg)
 	for _, key := range slices.Sorted(maps.Keys(secrets)) {
 		if !b.File.FromVariable(secrets[key]) {
 			b.InlineSecrets = append(b.InlineSecrets, c.Section(kind)+" "+key)
 		}
 	}
-	return nil
 }
 
 // unauthenticatedWarning is logged at every start for a receiver that
@@ -191,11 +201,7 @@ func (b *Built) buildReceiver(c rules.Component) (receivers.Receiver, string, er
 func (b *Built) buildSink(c rules.Component, log *slog.Logger) (sinks.Sink, error) {
 	switch c.Type {
 	case "webhook":
-		var cfg webhook.Config
-		if err := b.decode("sink", c, &cfg); err != nil {
-			return nil, err
-		}
-		return webhook.New(c.Name, cfg)
+		return b.buildWebhook(c)
 	case "slack":
 		var cfg slack.Config
 		if err := b.decode("sink", c, &cfg); err != nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,6 +78,8 @@ type DryRunMessage struct {
 	// Throttle is set for a throttled rule: the first match per key and
 	// window is delivered, later ones are stored as suppressed.
 	Throttle *DryRunThrottle `json:"throttle,omitempty"`
+	// Request is the request a webhook sink would make.
+	Request *DryRunWebhook `json:"request,omitempty"`
 }
 
 // DryRunThrottle is a message's throttle key and window.
@@ -172,11 +175,13 @@ func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
 		for _, e := range route.Errors {
 			de.Errors = append(de.Errors, e.Error())
 		}
+		evJSON, _ := json.Marshal(ev) // as stored; an event always encodes
 		for _, m := range route.Matches {
 			msg := DryRunMessage{Rule: m.Rule, Sink: m.Sink, SinkType: sinkTypes[m.Sink], Title: m.Title, Text: m.Text, Templated: m.Templated}
 			if m.Window > 0 {
 				msg.Throttle = &DryRunThrottle{Key: m.ThrottleKey, Window: m.Window.String()}
 			}
+			msg.Request = b.webhookRequest(ev, evJSON, m, now)
 			de.Messages = append(de.Messages, msg)
 		}
 		res.Events = append(res.Events, de)

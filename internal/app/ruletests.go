@@ -50,6 +50,9 @@ type Expect struct {
 	// Messages maps a rule to text fragments its rendered message (title or
 	// text) must contain.
 	Messages map[string][]string `yaml:"messages"`
+	// Requests maps a rule (every webhook request it makes) or "rule/sink"
+	// (one) to what its webhook requests must carry.
+	Requests map[string]RequestExpect `yaml:"requests"`
 }
 
 type ruleTestsFile struct {
@@ -217,7 +220,7 @@ func checkExpect(exp Expect, dr *DryRunResult) []string {
 			}
 		}
 	}
-	return problems
+	return append(problems, checkRequests(exp.Requests, dr)...)
 }
 
 func list(s []string) string {

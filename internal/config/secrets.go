@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 )
@@ -25,6 +26,16 @@ func secretValues(v reflect.Value, path string, out map[string]string) {
 	if v.Type() == secretType {
 		if s := v.String(); s != "" {
 			out[path] = s
+		}
+		return
+	}
+	if v.Kind() == reflect.Slice && v.Type().Elem() == secretType {
+		for i := 0; i < v.Len(); i++ { // a SecretList: secret, or secret[0], secret[1]…
+			p := path
+			if v.Len() > 1 {
+				p = fmt.Sprintf("%s[%d]", path, i)
+			}
+			secretValues(v.Index(i), p, out)
 		}
 		return
 	}

@@ -66,7 +66,7 @@ func message() *sinks.Message {
 func TestSend(t *testing.T) {
 	srv, got := recorder(t, func(int) (int, http.Header) { return 204, nil })
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
-	s, err := New("api", Config{URL: config.Secret(srv.URL + "/hook"), Secret: config.Secret(secret), Headers: map[string]string{"X-Team": "fax"}})
+	s, err := New("api", Config{URL: config.Secret(srv.URL + "/hook"), Secret: config.SecretList{config.Secret(secret)}, Headers: map[string]string{"X-Team": "fax"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestSendFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, got := recorder(t, func(int) (int, http.Header) { return tc.code, tc.header })
-			s, err := New("api", Config{URL: config.Secret(srv.URL)})
+			s, err := New("api", Config{URL: config.Secret(srv.URL)}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +146,7 @@ func TestSendNetworkErrorRedacted(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/hook?token=s3cr3t-token"
 	srv.Close()
-	s, err := New("api", Config{URL: config.Secret(url)})
+	s, err := New("api", Config{URL: config.Secret(url)}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{Config{}, "missing url"},
 		{Config{URL: "ftp://x"}, "absolute http or https"},
-		{Config{URL: "https://x", Secret: "whsec_***"}, "not valid base64"},
+		{Config{URL: "https://x", Secret: config.SecretList{"whsec_***"}}, "not valid base64"},
 		{Config{URL: "https://x", Headers: map[string]string{"webhook-id": "x"}}, "cannot be overridden"},
 	}
 	for _, tc := range tests {
@@ -187,7 +187,7 @@ func TestSendErrorBodyScrubbed(t *testing.T) {
 		fmt.Fprintf(w, "upstream broke handling POST %s (full: %s%s, sig %s)", r.RequestURI, srv.URL, r.RequestURI, secret)
 	}))
 	defer srv.Close()
-	s, err := New("api", Config{URL: config.Secret(srv.URL + "/hooks/x9PRIVATEpath?token=" + token), Secret: secret})
+	s, err := New("api", Config{URL: config.Secret(srv.URL + "/hooks/x9PRIVATEpath?token=" + token), Secret: config.SecretList{secret}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
