@@ -15,7 +15,13 @@ import (
 
 func buildConfig(t *testing.T, src string) *Built {
 	t.Helper()
-	f, err := rules.Parse("rules.yaml", strings.NewReader(src), func(string) (string, bool) { return "", false })
+	return buildConfigEnv(t, src, func(string) (string, bool) { return "", false })
+}
+
+// buildConfigEnv builds a configuration whose ${VAR}s come from lookup.
+func buildConfigEnv(t *testing.T, src string, lookup func(string) (string, bool)) *Built {
+	t.Helper()
+	f, err := rules.Parse("rules.yaml", strings.NewReader(src), lookup)
 	if err != nil {
 		t.Fatal(err)
 	}

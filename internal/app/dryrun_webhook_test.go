@@ -3,13 +3,11 @@ package app
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/store"
-	"github.com/switchboard/switchboard/rules"
 )
 
 // shapeEnv holds the secrets of shapeConfig; none may show in a dry run.
@@ -54,15 +52,7 @@ rules:
 
 func buildShapeConfig(t *testing.T, src string) *Built {
 	t.Helper()
-	f, err := rules.Parse("rules.yaml", strings.NewReader(src), func(k string) (string, bool) { v, ok := shapeEnv[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Build(f, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return buildConfigEnv(t, src, func(k string) (string, bool) { v, ok := shapeEnv[k]; return v, ok })
 }
 
 // A dry run shows the exact request of each webhook delivery: method, URL
