@@ -389,7 +389,9 @@ rules:
 	// The store locked by another writer: intake answers 503 (the vendor
 	// retries), workers log and carry on.
 	if !testing.Short() {
-		db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(0)")
+		// Wait for the service's own transaction in flight (a claim, a
+		// checkpoint) to end, then hold the write lock.
+		db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(5000)")
 		if err != nil {
 			t.Fatal(err)
 		}
