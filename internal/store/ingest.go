@@ -102,13 +102,27 @@ func prepare(ev *event.Event, prev string, stale bool, plan Planner) (*prepared,
 // h, if not nil, is offered every new pending delivery (see Handoff).
 func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner, h Handoff) (*IngestResult, error) {
 	in := &intake{events: events, plan: plan, h: h, token: s.leaseToken()}
+	var within map[subjectKey]subjectState // what this callback's earlier events leave
 	for _, ev := range events {
-		prev, final := s.hints.get(ev.Source, ev.Subject)
-		p, err := prepare(ev, prev, final, plan)
+		k := subjectKey{ev.Source, ev.Subject}
+		st, ok := within[k]
+		if !ok {
+			st.status, st.final = s.hints.get(ev.Source, ev.Subject)
+		}
+		p, err := prepare(ev, st.status, st.final, plan)
 		if err != nil {
 			return nil, err
 		}
 		in.preps = append(in.preps, p)
+		if len(events) > 1 {
+			if within == nil {
+				within = map[subjectKey]subjectState{}
+			}
+			if !st.final { // a stale event leaves the state as it was
+				st = subjectState{ev.Status, ev.Final}
+			}
+			within[k] = st
+		}
 	}
 	if err := s.w.submit(ctx, &op{intake: in, done: make(chan error, 1)}); err != nil {
 		in.unreserve()
