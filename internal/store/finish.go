@@ -23,23 +23,14 @@ func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 		for len(rest) > 0 {
 			// A chunk holds a delivery once: its attempt number is counted
 			// from the rows before the statement.
-			n := 0
-			for _, size := range finishChunks {
-				if len(rest) >= size {
-					n = size
-					break
-				}
-			}
+			n := chunkOf(len(rest), finishChunks)
 			clear(seen)
 			for i, o := range rest[:n] {
 				if seen[o.ID] {
-					n = i
+					n = chunkOf(i, finishChunks)
 					break
 				}
 				seen[o.ID] = true
-			}
-			for n > 1 && !isChunk(n) {
-				n--
 			}
 			if err := s.finishChunk(ctx, tx, rest[:n], now); err != nil {
 				return err
@@ -53,15 +44,6 @@ func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 // finishChunks are the sizes Finish writes at once, largest first: a few
 // statement texts cover any number of outcomes.
 var finishChunks = []int{256, 64, 16, 4, 1}
-
-func isChunk(n int) bool {
-	for _, c := range finishChunks {
-		if c == n {
-			return true
-		}
-	}
-	return false
-}
 
 // finishChunk records outcomes of distinct deliveries.
 func (s *Store) finishChunk(ctx context.Context, tx *wtx, outcomes []Outcome, now int64) error {
@@ -109,14 +91,7 @@ func (s *Store) finishChunk(ctx context.Context, tx *wtx, outcomes []Outcome, no
 		return nil
 	}
 	for kept > 0 {
-		// Insert in chunk sizes too, so statement texts stay few.
-		n := 1
-		for _, size := range finishChunks {
-			if kept >= size {
-				n = size
-				break
-			}
-		}
+		n := chunkOf(kept, finishChunks) // chunks too: statement texts stay few
 		if err := s.recordAttempts(ctx, tx, args[0], args[1:1+5*n]); err != nil {
 			return err
 		}

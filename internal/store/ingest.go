@@ -206,7 +206,7 @@ func (s *Store) runIntakes(ctx context.Context, tx *wtx, ops []*op) error {
 		}
 	}
 	for len(rows) > 0 {
-		n := insertChunk(len(rows) / deliveryInsertColumns)
+		n := chunkOf(len(rows)/deliveryInsertColumns, insertChunks)
 		if _, err := tx.exec(ctx, insertDeliveries(n), rows[:deliveryInsertColumns*n]...); err != nil {
 			return fmt.Errorf("%w: delivery: %w", ErrUnavailable, err)
 		}
@@ -220,7 +220,7 @@ func (s *Store) runIntakes(ctx context.Context, tx *wtx, ops []*op) error {
 func (s *Store) insertEvents(ctx context.Context, tx *wtx, preps []*prepared) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(preps))
 	for len(preps) > 0 {
-		n := insertChunk(len(preps))
+		n := chunkOf(len(preps), insertChunks)
 		args := make([]any, 0, 8*n)
 		for _, p := range preps[:n] {
 			ev := p.ev
@@ -252,9 +252,10 @@ func (s *Store) insertEvents(ctx context.Context, tx *wtx, preps []*prepared) (m
 // a few statement texts cover any number of rows.
 var insertChunks = []int{64, 16, 4, 1}
 
-// insertChunk returns the largest chunk of at most n rows.
-func insertChunk(n int) int {
-	for _, c := range insertChunks {
+// chunkOf returns the largest of sizes (largest first, ending in 1) that
+// is at most n.
+func chunkOf(n int, sizes []int) int {
+	for _, c := range sizes {
 		if n >= c {
 			return c
 		}
@@ -385,37 +386,25 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 	return rows, nil
 }
 
-// maxInsertRows bounds the rows of one INSERT, within the databases'
-// limits on the parameters of a statement.
-const maxInsertRows = 256
-
 // deliveryInsertColumns is the number of values insertDeliveries takes per
 // row.
 const deliveryInsertColumns = 15
 
-// insertDeliveries returns the statement that inserts n deliveries; the
-// chunk sizes are made once.
-func insertDeliveries(n int) string {
-	if n < len(insertDeliveriesN) {
-		return insertDeliveriesN[n]
-	}
-	return makeInsertDeliveries(n)
-}
+// insertDeliveries returns the statement that inserts n deliveries, n one
+// of insertChunks.
+func insertDeliveries(n int) string { return insertDeliveriesBySize[n] }
 
-var insertDeliveriesN = func() (qs [65]string) {
-	for n := 1; n < len(qs); n++ {
-		qs[n] = makeInsertDeliveries(n)
+var insertDeliveriesBySize = func() map[int]string {
+	row := "(" + placeholders(deliveryInsertColumns) + ")"
+	qs := make(map[int]string, len(insertChunks))
+	for _, n := range insertChunks {
+		qs[n] = `INSERT INTO deliveries
+		(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at,
+		 attempts, lease_until, lease_owner)
+		VALUES ` + rowsOf(row, n)
 	}
 	return qs
 }()
-
-func makeInsertDeliveries(n int) string {
-	row := "(" + placeholders(deliveryInsertColumns) + ")"
-	return `INSERT INTO deliveries
-		(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at,
-		 attempts, lease_until, lease_owner)
-		VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-}
 
 // DeliveryID is the id of the delivery of an event by a rule to a sink;
 // webhook sinks send it as webhook-id. It is made once, when the event is

@@ -61,13 +61,11 @@ func (s *Store) MatchSinks(ctx context.Context, sinks []string) (held, resumed i
 			held = int(n)
 		}
 		for _, sink := range sinks {
-			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, updated_at = ? WHERE state = ? AND sink = ?`,
-				StatePending, now, now, StateNoSink, sink)
+			n, err := resumeHeld(ctx, tx, sink, now)
 			if err != nil {
-				return fmt.Errorf("%w: resume deliveries: %w", ErrUnavailable, err)
+				return err
 			}
-			n, _ := r.RowsAffected()
-			resumed += int(n)
+			resumed += n
 		}
 		return nil
 	})
@@ -91,15 +89,20 @@ func (s *Store) ResumeHeld(ctx context.Context, sink string) (int, error) {
 	}
 	var resumed int
 	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-		now := ms(s.now())
-		r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, updated_at = ? WHERE state = ? AND sink = ?`,
-			StatePending, now, now, StateNoSink, sink)
-		if err != nil {
-			return fmt.Errorf("%w: resume deliveries: %w", ErrUnavailable, err)
-		}
-		n, _ := r.RowsAffected()
-		resumed = int(n)
-		return nil
+		var err error
+		resumed, err = resumeHeld(ctx, tx, sink, ms(s.now()))
+		return err
 	})
 	return resumed, err
+}
+
+// resumeHeld makes the held deliveries of sink pending, due at now.
+func resumeHeld(ctx context.Context, tx *wtx, sink string, now int64) (int, error) {
+	r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, updated_at = ? WHERE state = ? AND sink = ?`,
+		StatePending, now, now, StateNoSink, sink)
+	if err != nil {
+		return 0, fmt.Errorf("%w: resume deliveries: %w", ErrUnavailable, err)
+	}
+	n, _ := r.RowsAffected()
+	return int(n), nil
 }
