@@ -148,8 +148,9 @@ func (d *Dispatcher) Unreserve(sink string) {
 // Take queues committed deliveries that intake stored leased to this
 // process. Those of a sink whose worker stopped meanwhile are given back.
 func (d *Dispatcher) Take(ds []*store.Delivery) {
-	for _, dl := range ds {
-		w := (*d.byName.Load())[dl.Sink]
+	byName := *d.byName.Load()
+	for i, dl := range ds {
+		w := byName[dl.Sink]
 		if w == nil || w.ctx.Err() != nil {
 			if w != nil {
 				w.reserved.Add(-1)
@@ -157,7 +158,7 @@ func (d *Dispatcher) Take(ds []*store.Delivery) {
 			d.ledger.release(nil, dl)
 			continue
 		}
-		w.take([]*store.Delivery{dl})
+		w.take(ds[i : i+1])
 	}
 }
 

@@ -1,22 +1,18 @@
 package server
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/switchboard/switchboard/internal/config"
-	"github.com/switchboard/switchboard/internal/store"
 	"github.com/switchboard/switchboard/receivers"
 	"github.com/switchboard/switchboard/receivers/interfax"
 	"github.com/switchboard/switchboard/receivers/telesign"
-	"github.com/switchboard/switchboard/rules"
 )
 
 // watchedBody is a request body that records whether anyone read it.
@@ -34,16 +30,7 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 // a TSA credential is refused from its headers: its body is never read, so
 // such a sender costs no buffering.
 func TestRefusedBeforeBodyRead(t *testing.T) {
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "sb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	f, err := rules.Parse("t.yaml", strings.NewReader("sinks: {a: {type: log}}\nrules:\n  - {name: all, when: 'true', to: [a]}\n"),
-		func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, router := testStore(t)
 	const token = "fax-callback-token-0123"
 	fax, err := interfax.New("fax", interfax.Config{Token: token, AllowIPs: []string{"192.0.2.0/24"}})
 	if err != nil {
@@ -54,7 +41,7 @@ func TestRefusedBeforeBodyRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := New(st, slog.New(slog.DiscardHandler), nil, Metrics{})
-	s.Swap(&Routing{Receivers: map[string]receivers.Receiver{"fax": fax, "ts": ts}, Router: f.Router, BodyLimit: 1 << 20, Hash: "h"})
+	s.Swap(&Routing{Receivers: map[string]receivers.Receiver{"fax": fax, "ts": ts}, Router: router, BodyLimit: 1 << 20, Hash: "h"})
 
 	const form = "TransactionIDType=Outbound&TransactionID=664598111&CompletionTime=23%2F06%2F2024+17%3A23%3A13&DestinationFax=0012125551234&Status=263&PagesSent=0&PagesSubmitted=2&TrialsPerformed=4"
 	tests := []struct {

@@ -16,7 +16,9 @@ import (
 	"github.com/switchboard/switchboard/rules"
 )
 
-func testServer(t *testing.T) (*httptest.Server, *store.Store, *[]string) {
+// testStore opens a store in a temporary directory, with a router whose
+// one rule sends every event to a log sink.
+func testStore(t *testing.T) (*store.Store, *rules.Router) {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "sb.db"))
 	if err != nil {
@@ -28,9 +30,15 @@ func testServer(t *testing.T) (*httptest.Server, *store.Store, *[]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, f.Router
+}
+
+func testServer(t *testing.T) (*httptest.Server, *store.Store, *[]string) {
+	t.Helper()
+	st, router := testStore(t)
 	var notified []string
 	s := New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), func(s []string) { notified = append(notified, s...) }, Metrics{})
-	s.Swap(&Routing{Receivers: map[string]receivers.Receiver{"t": receivertest.New(receivertest.Config{Token: "tok"})}, Router: f.Router, BodyLimit: 256, Hash: "h"})
+	s.Swap(&Routing{Receivers: map[string]receivers.Receiver{"t": receivertest.New(receivertest.Config{Token: "tok"})}, Router: router, BodyLimit: 256, Hash: "h"})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv, st, &notified
