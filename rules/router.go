@@ -41,6 +41,10 @@ type Match struct {
 	// suppressed ones: {{ .suppressed }} is n, and a default message says
 	// how many were suppressed. Set only with a throttle.
 	Render func(suppressed int) (title, text string)
+
+	// Thread is the key of the thread this message belongs to, for a sink
+	// that threads its messages (a Slack sink's thread:); "" for none.
+	Thread string
 }
 
 // RuleError is a rule that failed on one event at run time (a condition

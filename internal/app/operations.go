@@ -125,7 +125,7 @@ func (o *operations) prune(ctx context.Context, st *store.Store) {
 		Pause:     retentionPause,
 	}, o.metrics.Pruned)
 	attrs := []any{"delivered", p.Delivered, "dead", p.Dead, "attempts", p.Attempts, "events", p.Events,
-		"subjects", p.Subjects, "throttles", p.Throttles, "duration", time.Since(start)}
+		"subjects", p.Subjects, "throttles", p.Throttles, "threads", p.Threads, "duration", time.Since(start)}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		o.log.Error("retention: prune failed, trying again later", append(attrs, "err", err)...)

@@ -154,7 +154,7 @@ func (m *Metrics) ConfigLoaded(hash string, err error, at time.Time) {
 // Pruned counts what a retention batch removed.
 func (m *Metrics) Pruned(p store.Pruned) {
 	for kind, n := range map[string]int{"delivered": p.Delivered, "dead": p.Dead, "attempts": p.Attempts,
-		"events": p.Events, "subjects": p.Subjects, "throttles": p.Throttles} {
+		"events": p.Events, "subjects": p.Subjects, "throttles": p.Throttles, "threads": p.Threads} {
 		if n > 0 {
 			m.pruned.WithLabelValues(kind).Add(float64(n))
 		}

@@ -147,6 +147,7 @@ type intake struct {
 	seen     map[string]bool // sinks in res.Sinks
 	reserved []string        // sinks whose handoff reservation was taken
 	leased   []*Delivery     // deliveries stored leased to this process
+	threads  []any           // id and thread key of each threaded delivery
 }
 
 // unreserve gives back the reservations of the last run.
@@ -176,7 +177,7 @@ func (s *Store) runIntakes(ctx context.Context, tx *wtx, ops []*op) error {
 	for _, o := range ops {
 		in := o.intake
 		in.unreserve() // a run again after another operation failed
-		in.res, in.seen = &IngestResult{}, map[string]bool{}
+		in.res, in.seen, in.threads = &IngestResult{}, map[string]bool{}, in.threads[:0]
 		if err := s.lockSubjects(ctx, tx, in.events); err != nil {
 			return err
 		}
@@ -211,6 +212,11 @@ func (s *Store) runIntakes(ctx context.Context, tx *wtx, ops []*op) error {
 			return fmt.Errorf("%w: delivery: %w", ErrUnavailable, err)
 		}
 		rows = rows[deliveryInsertColumns*n:]
+	}
+	for _, o := range ops {
+		if err := s.setThreads(ctx, tx, o.intake.threads); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -364,7 +370,10 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		if state == StatePending {
 			res.Deliveries++
 			lease, ok := time.Duration(0), false
-			if in.h != nil {
+			if m.Thread != "" {
+				// Claimed in its thread's order, never handed over.
+				in.threads = append(in.threads, id, m.Thread)
+			} else if in.h != nil {
 				lease, ok = in.h.Reserve(m.Sink)
 			}
 			if ok {

@@ -33,24 +33,39 @@ func scanDelivery(sc interface{ Scan(...any) error }) (*Delivery, error) {
 // has its own lease token (Delivery.Lease), under which Finish records the
 // outcome.
 func (s *Store) Claim(ctx context.Context, sink string, limit int, lease time.Duration) ([]*Delivery, error) {
+	return s.claim(ctx, claimDue, false, sink, limit, lease)
+}
+
+const claimDue = `UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempts = attempts + 1, updated_at = ?
+	WHERE id IN (SELECT id FROM deliveries
+		WHERE sink = ? AND state = ? AND next_attempt_at <= ? AND lease_until <= ?
+		ORDER BY next_attempt_at LIMIT ?%s)
+	RETURNING ` + deliveryColumns
+
+// claim runs a claim statement: query (with %s for the dialect's row
+// locks) takes the lease, the owner, now, the sink, the pending state, now
+// twice and the limit, and returns deliveryColumns, then the thread key
+// when threaded.
+func (s *Store) claim(ctx context.Context, query string, threaded bool, sink string, limit int, lease time.Duration) ([]*Delivery, error) {
 	var out []*Delivery
 	token := s.leaseToken()
+	query = fmt.Sprintf(query, s.d.skipLocked)
 	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		out = out[:0]
 		now := s.now()
 		until := now.Add(lease)
-		rows, err := tx.query(ctx, `UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempts = attempts + 1, updated_at = ?
-			WHERE id IN (SELECT id FROM deliveries
-				WHERE sink = ? AND state = ? AND next_attempt_at <= ? AND lease_until <= ?
-				ORDER BY next_attempt_at LIMIT ?`+s.d.skipLocked+`)
-			RETURNING `+deliveryColumns,
-			ms(until), token, ms(now), sink, StatePending, ms(now), ms(now), limit)
+		rows, err := tx.query(ctx, query, ms(until), token, ms(now), sink, StatePending, ms(now), ms(now), limit)
 		if err != nil {
 			return fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 		}
 		byEvent := map[string][]*Delivery{}
 		for rows.Next() {
-			d, err := scanDelivery(rows)
+			var d *Delivery
+			if threaded {
+				d, err = scanThreaded(rows)
+			} else {
+				d, err = scanDelivery(rows)
+			}
 			if err != nil {
 				rows.Close()
 				return fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
@@ -154,9 +169,14 @@ func truncate(s string, n int) string {
 // NextDue returns when the earliest pending delivery of sink is due (zero
 // when none is pending).
 func (s *Store) NextDue(ctx context.Context, sink string) (time.Time, error) {
+	return s.nextDue(ctx, sink, "")
+}
+
+// nextDue is NextDue over the pending deliveries d that also meet and.
+func (s *Store) nextDue(ctx context.Context, sink, and string) (time.Time, error) {
 	var v sql.NullInt64
-	err := s.read.QueryRowContext(ctx, s.d.q(`SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
-		FROM deliveries WHERE sink = ? AND state = ?`), sink, StatePending).Scan(&v)
+	err := s.read.QueryRowContext(ctx, s.d.q(`SELECT MIN(CASE WHEN d.lease_until > d.next_attempt_at THEN d.lease_until ELSE d.next_attempt_at END)
+		FROM deliveries d WHERE d.sink = ? AND d.state = ?`+and), sink, StatePending).Scan(&v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: next due: %w", ErrUnavailable, err)
 	}

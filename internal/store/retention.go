@@ -33,6 +33,7 @@ type Pruned struct {
 	Events    int
 	Subjects  int
 	Throttles int // throttle windows that ended long ago
+	Threads   int // thread anchors unused for the delivered window
 }
 
 func (p *Pruned) add(q Pruned) {
@@ -42,6 +43,7 @@ func (p *Pruned) add(q Pruned) {
 	p.Events += q.Events
 	p.Subjects += q.Subjects
 	p.Throttles += q.Throttles
+	p.Threads += q.Threads
 }
 
 // Prune deletes the history older than r's windows in small batches, each
@@ -106,6 +108,9 @@ func (s *Store) Prune(ctx context.Context, r Retention, report func(Pruned)) (Pr
 			return total, err
 		}
 		if err := s.pruneThrottles(ctx, ms(now.Add(-r.Delivered)), r, done); err != nil {
+			return total, err
+		}
+		if err := s.pruneThreads(ctx, ms(now.Add(-r.Delivered)), r, done); err != nil {
 			return total, err
 		}
 	}
@@ -292,24 +297,35 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 // pruneThrottles deletes throttle windows that started before cutoff: the
 // next match of such a key starts a new window anyway.
 func (s *Store) pruneThrottles(ctx context.Context, cutoff int64, r Retention, done func(Pruned) error) error {
+	return s.pruneKeys(ctx, r, done,
+		`SELECT rule, throttle_key FROM throttles WHERE window_start < ? LIMIT ?`,
+		`DELETE FROM throttles WHERE rule = ? AND throttle_key = ? AND window_start < ?`,
+		cutoff, func(p *Pruned, n int) { p.Throttles += n })
+}
+
+// pruneKeys deletes, a batch at a time, the rows of a table keyed by two
+// columns that list selects (given cutoff and a limit) and del deletes
+// again under the write (given the two keys and cutoff); count adds what a
+// batch deleted.
+func (s *Store) pruneKeys(ctx context.Context, r Retention, done func(Pruned) error, list, del string, cutoff int64, count func(*Pruned, int)) error {
 	limit := r.Batch
 	for {
-		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT rule, throttle_key FROM throttles WHERE window_start < ? LIMIT ?`), cutoff, limit)
+		rows, err := s.read.QueryContext(ctx, s.d.q(list), cutoff, limit)
 		if err != nil {
-			return fmt.Errorf("%w: prune throttles: %w", ErrUnavailable, err)
+			return fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 		}
 		var keys [][2]string
 		for rows.Next() {
 			var k [2]string
 			if err := rows.Scan(&k[0], &k[1]); err != nil {
 				rows.Close()
-				return fmt.Errorf("%w: prune throttles: %w", ErrUnavailable, err)
+				return fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 			}
 			keys = append(keys, k)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("%w: prune throttles: %w", ErrUnavailable, err)
+			return fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 		}
 		if len(keys) == 0 {
 			return nil
@@ -318,11 +334,11 @@ func (s *Store) pruneThrottles(ctx context.Context, cutoff int64, r Retention, d
 		err = s.pruneWrite(ctx, r, func(ctx context.Context, tx *wtx) error {
 			p = Pruned{}
 			for _, k := range keys {
-				r, err := tx.exec(ctx, `DELETE FROM throttles WHERE rule = ? AND throttle_key = ? AND window_start < ?`, k[0], k[1], cutoff)
+				r, err := tx.exec(ctx, del, k[0], k[1], cutoff)
 				if err != nil {
-					return fmt.Errorf("%w: prune throttles: %w", ErrUnavailable, err)
+					return fmt.Errorf("%w: prune: %w", ErrUnavailable, err)
 				}
-				p.Throttles += affected(r)
+				count(&p, affected(r))
 			}
 			return nil
 		})

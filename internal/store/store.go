@@ -60,6 +60,10 @@ type Delivery struct {
 	QueuedAt      time.Time `json:"queued_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 
+	// ThreadKey is the key of the thread the delivery's message belongs to
+	// ("" for none): set by ClaimOrdered.
+	ThreadKey string `json:"thread_key,omitempty"`
+
 	// Subject is the event's subject; set by List and Get.
 	Subject string `json:"subject,omitempty"`
 
