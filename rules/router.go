@@ -19,7 +19,15 @@ type Router struct {
 	rules []*Rule
 	index *index // nil: every rule is a candidate for every event
 	vms   sync.Pool
+	// threads are the thread keys of the sinks that thread their
+	// messages, by sink name (see SetThreads).
+	threads map[string]*Key
 }
+
+// SetThreads gives the router the thread key of each sink that threads its
+// messages (a Slack sink's thread:), by sink name: Route sets Match.Thread
+// for their matches. Call it before the router is used.
+func (r *Router) SetThreads(keys map[string]*Key) { r.threads = keys }
 
 // Rules returns the compiled rules in evaluation order.
 func (r *Router) Rules() []*Rule { return r.rules }
@@ -109,7 +117,11 @@ func (r *Router) Route(ev *event.Event) Result {
 		}
 		for _, sink := range rule.To {
 			match.Sink = sink
-			res.Matches = append(res.Matches, rule.forSink(match, ev, env))
+			sm := rule.forSink(match, ev, env)
+			if k := r.threads[sink]; k != nil {
+				sm.Thread = r.thread(k, m, env, rule.Name, sink, &res)
+			}
+			res.Matches = append(res.Matches, sm)
 		}
 		if rule.Stop {
 			res.Stopped = rule.Name
@@ -117,6 +129,17 @@ func (r *Router) Route(ev *event.Event) Result {
 		}
 	}
 	return res
+}
+
+// thread evaluates a sink's thread key. A key that fails on the event is
+// reported, and the message is posted on its own (not threaded): threading
+// never loses a message.
+func (r *Router) thread(k *Key, m *vm.VM, env map[string]any, rule, sink string, res *Result) string {
+	key, err := k.eval(m, env)
+	if err != nil {
+		res.Errors = append(res.Errors, RuleError{Rule: rule, Err: fmt.Errorf("sink %q: thread: %w", sink, err)})
+	}
+	return key
 }
 
 // Match reports whether the rule's condition holds for ev.

@@ -1,15 +1,11 @@
 package rules
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"maps"
-	"reflect"
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 
@@ -28,17 +24,13 @@ type Throttle struct {
 	// same key are suppressed.
 	Window time.Duration
 
-	program *vm.Program // nil when Key is ""
+	compiled *Key // nil when Key is ""
 }
 
 type throttleSpec struct {
 	Key    string          `yaml:"key"`
 	Window config.Duration `yaml:"window"`
 }
-
-// maxKeyLen bounds a throttle key as stored; longer values are shortened
-// and made unique with a hash.
-const maxKeyLen = 200
 
 // compileThrottle compiles a rule's throttle section. The key must evaluate
 // to something that reads well as text: a string, number, bool, time, or a
@@ -61,61 +53,23 @@ func compileThrottle(n *yaml.Node, section string) (*Throttle, config.Errors) {
 		errs = append(errs, config.Errorf(at("window"), section, "throttle: window is required (e.g. window: 10m)"))
 	}
 	if t.Key != "" {
-		prog, err := expr.Compile(t.Key, expr.Env(exprEnv))
-		switch {
-		case err != nil:
-			errs = append(errs, config.Errorf(at("key"), section, "throttle: key: %s", indentExprError(err)))
-		case !stringable(prog.Node().Type()):
-			errs = append(errs, config.Errorf(at("key"), section, "throttle: key must be a string, number or bool, not %s", prog.Node().Type()))
-		default:
-			t.program = prog
+		k, err := CompileKey(t.Key)
+		if err != nil {
+			errs = append(errs, config.Errorf(at("key"), section, "throttle: key: %v", err))
 		}
+		t.compiled = k
 	}
 	return t, errs
 }
 
-var timeType = reflect.TypeOf(time.Time{})
-
-func stringable(t reflect.Type) bool {
-	if t == nil || t == timeType {
-		return true
-	}
-	switch t.Kind() {
-	case reflect.String, reflect.Bool, reflect.Interface,
-		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return true
-	}
-	return false
-}
-
 // key evaluates the throttle key for an event's environment.
 func (t *Throttle) key(m *vm.VM, env map[string]any) (string, error) {
-	if t.program == nil {
+	if t.compiled == nil {
 		return "", nil
 	}
-	out, err := m.Run(t.program, env)
+	s, err := t.compiled.eval(m, env)
 	if err != nil {
 		return "", fmt.Errorf("throttle key: %w", err)
-	}
-	var s string
-	switch v := out.(type) {
-	case nil:
-	case string:
-		s = v
-	case time.Time:
-		s = v.UTC().Format(time.RFC3339Nano)
-	default:
-		s = fmt.Sprint(v)
-	}
-	if len(s) > maxKeyLen {
-		sum := sha256.Sum256([]byte(s))
-		n := maxKeyLen - 34
-		for n > 0 && s[n]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-			n--
-		}
-		s = s[:n] + "…" + hex.EncodeToString(sum[:15])
 	}
 	return s, nil
 }

@@ -14,7 +14,7 @@ func TestThrottleConfigErrors(t *testing.T) {
 		{"bad window", "{key: subject, window: soon}", `rules.yaml:6: rule "r": invalid duration "soon"`},
 		{"unknown key", "{key: subject, window: 1m, burst: 3}", `rules.yaml:6: rule "r": unknown key "burst"`},
 		{"key does not compile", "{key: 'subjekt', window: 1m}", `rules.yaml:6: rule "r": throttle: key: unknown name subjekt`},
-		{"key is a map", "{key: data, window: 1m}", `rules.yaml:6: rule "r": throttle: key must be a string, number or bool, not map[string]interface {}`},
+		{"key is a map", "{key: data, window: 1m}", `rules.yaml:6: rule "r": throttle: key: must be a string, number or bool, not map[string]interface {}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
