@@ -31,6 +31,10 @@ type Message struct {
 	EventJSON json.RawMessage
 	// Attempt is 1 for the first try of this delivery.
 	Attempt int
+	// Thread is the key of the thread the message belongs to, for a sink
+	// that threads its messages (a Slack sink's thread:); "" for none.
+	// A sink's messages of one thread are sent one at a time, in order.
+	Thread string
 }
 
 // Sink sends messages to one configured destination.

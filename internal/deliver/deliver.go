@@ -21,6 +21,9 @@ type Target struct {
 	Name     string
 	Sink     sinks.Sink
 	Delivery config.Delivery // with defaults applied
+	// Threaded is set for a sink that threads its messages (a Slack sink
+	// with thread:): its deliveries of one thread are claimed in order.
+	Threaded bool
 }
 
 // Options tune the dispatcher. Zero values mean the defaults.

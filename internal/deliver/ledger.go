@@ -144,6 +144,11 @@ func (l *ledger) flush() bool {
 		l.log.Error("record delivery outcomes", "deliveries", n, "err", err)
 	}
 	for _, e := range batch {
+		if e.dl.ThreadKey != "" && e.o.State != store.StatePending {
+			// The next message of its thread may be claimed now.
+			e.w.backlog.Store(true)
+			e.w.poke()
+		}
 		e.w.report(e.dl, e.o)
 		if l.observe != nil {
 			l.observe(e.w.name, e.o)

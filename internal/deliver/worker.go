@@ -132,7 +132,7 @@ func (w *worker) run() {
 		if free > 0 && low && w.backlog.Load() {
 			asked = int(free)
 			w.reserved.Add(free)
-			ds, err := w.d.st.Claim(w.ctx, w.name, asked, w.lease(t))
+			ds, err := w.claim(t, asked)
 			w.reserved.Add(int64(len(ds)) - free)
 			if err != nil && w.ctx.Err() == nil {
 				// The database is unreachable: retry with backoff rather
@@ -272,7 +272,7 @@ func (w *worker) pause(d time.Duration) {
 func (w *worker) idle(drained bool) {
 	wait := w.d.opts.Poll
 	if drained {
-		if next, err := w.d.st.NextDue(w.ctx, w.name); err == nil && !next.IsZero() {
+		if next, err := w.nextDue(); err == nil && !next.IsZero() {
 			if until := next.Sub(w.d.opts.Now()); until < wait {
 				wait = max(until, 10*time.Millisecond)
 			}
@@ -379,6 +379,7 @@ func (w *worker) attempt(t *Target, dl *store.Delivery, timeout time.Duration) (
 		Event:      ev,
 		EventJSON:  dl.EventJSON,
 		Attempt:    dl.Attempts,
+		Thread:     dl.ThreadKey,
 	})
 }
 

@@ -41,6 +41,23 @@ type Config struct {
 	// a test server. Like WebhookURL it must be https unless the host is
 	// loopback.
 	APIURL string `yaml:"api_url"`
+
+	// Thread is an expr expression over the event (the names of a rule's
+	// `when`), e.g. subject: the messages with the same value form one
+	// Slack thread. The first is posted to the channel, the later ones
+	// reply in its thread, one at a time and in order. Token only: an
+	// incoming webhook cannot thread. Empty: every message is posted to
+	// the channel. The expression is compiled by the caller (package
+	// rules), like a rule's throttle key.
+	Thread string `yaml:"thread"`
+	// UpdateParent edits a thread's first message (chat.update) to show
+	// its latest message, so the channel shows each transaction's current
+	// status. Each message then costs up to two API calls: the sink sends
+	// at half of RateLimit. Requires Thread.
+	UpdateParent bool `yaml:"update_parent"`
+	// Broadcast also shows a reply in the channel (reply_broadcast) when
+	// its event is a final failure. Requires Thread.
+	Broadcast bool `yaml:"broadcast"`
 }
 
 // Validate checks the configuration and fills in defaults (RateLimit,
@@ -72,6 +89,14 @@ func (c *Config) Validate() error {
 		add("rate_limit: must not be negative (messages per second)")
 	case c.RateLimit == 0:
 		c.RateLimit = DefaultRate
+	}
+	switch {
+	case c.Thread != "" && hook != "":
+		errs = append(errs, config.KeyErrorf("thread", "thread: an incoming webhook cannot thread: Slack gives it no message ts to reply to; use a bot token (token and channel)"))
+	case c.Thread == "" && c.UpdateParent:
+		errs = append(errs, config.KeyErrorf("update_parent", "update_parent: needs thread (the key of the messages that share a parent)"))
+	case c.Thread == "" && c.Broadcast:
+		errs = append(errs, config.KeyErrorf("broadcast", "broadcast: needs thread (only thread replies are broadcast)"))
 	}
 	if c.APIURL == "" {
 		c.APIURL = DefaultAPIURL

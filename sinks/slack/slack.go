@@ -31,6 +31,7 @@ type Sink struct {
 	redact  *sinks.Secrets
 	now     func() time.Time
 	options []slack.MsgOption
+	threads Threads // thread anchors; nil: no threads
 }
 
 // New returns the sink called name. cfg is validated (and defaulted) first.
@@ -74,18 +75,27 @@ func newHTTPClient() *http.Client {
 }
 
 // Rate returns the most messages per second this sink should send; the
-// delivery worker spaces sends by it.
-func (s *Sink) Rate() float64 { return s.cfg.RateLimit }
+// delivery worker spaces sends by it. With update_parent a message costs
+// up to two API calls (chat.update and chat.postMessage), so half as many.
+func (s *Sink) Rate() float64 {
+	if s.Threaded() && s.cfg.UpdateParent {
+		return s.cfg.RateLimit / 2
+	}
+	return s.cfg.RateLimit
+}
 
 // Send posts m once. Failures are *sinks.Error values: permanent for
 // configuration errors, with RetryAfter for rate limits.
 func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 	p := render(m)
 	var err error
-	if s.api != nil {
-		err = s.postAPI(ctx, p)
-	} else {
+	switch {
+	case s.api == nil:
 		err = s.postWebhook(ctx, p)
+	case m.Thread != "" && s.threads != nil && s.Threaded():
+		err = s.sendThreaded(ctx, m, p)
+	default:
+		_, _, err = s.post(ctx, s.cfg.Channel, p, "", false)
 	}
 	if err == nil {
 		return nil
@@ -95,15 +105,6 @@ func (s *Sink) Send(ctx context.Context, m *sinks.Message) error {
 	se := classify(s.redact.Redact(err))
 	se.Err = fmt.Errorf("slack: post to %s: %w", s.name, se.Err)
 	return se
-}
-
-func (s *Sink) postAPI(ctx context.Context, p payload) error {
-	opts := append([]slack.MsgOption{
-		slack.MsgOptionText(p.text, false),
-		slack.MsgOptionBlocks(p.blocks...),
-	}, s.options...)
-	_, _, err := s.api.PostMessageContext(ctx, s.cfg.Channel, opts...)
-	return err
 }
 
 // postWebhook posts to the incoming webhook. It builds the request itself
