@@ -169,6 +169,9 @@ func printDryRun(w io.Writer, res *app.DryRunResult) {
 			if m.Throttle != nil {
 				fmt.Fprintf(w, "    throttle: key %q, window %s (delivered if it is the first match for the key in the window)\n", m.Throttle.Key, m.Throttle.Window)
 			}
+			if m.Thread != "" {
+				fmt.Fprintf(w, "    thread: key %q (the first message of the key starts a thread, later ones reply in it)\n", m.Thread)
+			}
 			if m.Request != nil {
 				printRequest(w, m.Request)
 			}

@@ -43,6 +43,10 @@ type Built struct {
 
 	// webhooks are the webhook sinks by name, whose requests dry runs show.
 	webhooks map[string]*webhook.Sink
+	// threaded are the Slack sinks with thread:, by name, and threadKeys
+	// their compiled keys (see threads.go).
+	threaded   map[string]*slack.Sink
+	threadKeys map[string]*rules.Key
 }
 
 // Load reads path and builds it; errors are config.Errors naming file,
@@ -101,7 +105,11 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		if d.Concurrency <= 0 {
 			d.Concurrency = defaultConcurrency[c.Type]
 		}
-		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: kindedSink{s}, Delivery: d.WithDefaults()})
+		_, threaded := b.threaded[c.Name]
+		b.Targets = append(b.Targets, deliver.Target{Name: c.Name, Sink: kindedSink{s}, Delivery: d.WithDefaults(), Threaded: threaded})
+	}
+	if f.Router != nil {
+		f.Router.SetThreads(b.threadKeys)
 	}
 	errs = append(errs, checkRuleWebhooks(f)...)
 	if len(errs) > 0 {
@@ -203,11 +211,7 @@ func (b *Built) buildSink(c rules.Component, log *slog.Logger) (sinks.Sink, erro
 	case "webhook":
 		return b.buildWebhook(c)
 	case "slack":
-		var cfg slack.Config
-		if err := b.decode("sink", c, &cfg); err != nil {
-			return nil, err
-		}
-		return slack.New(c.Name, cfg)
+		return b.buildSlack(c)
 	case "email":
 		var cfg email.Config
 		if err := b.decode("sink", c, &cfg); err != nil {

@@ -78,6 +78,8 @@ type DryRunMessage struct {
 	// Throttle is set for a throttled rule: the first match per key and
 	// window is delivered, later ones are stored as suppressed.
 	Throttle *DryRunThrottle `json:"throttle,omitempty"`
+	// Thread is the thread key of a message to a Slack sink with thread:.
+	Thread string `json:"thread,omitempty"`
 	// Request is the request a webhook sink would make.
 	Request *DryRunWebhook `json:"request,omitempty"`
 }
@@ -177,7 +179,8 @@ func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
 		}
 		evJSON, _ := json.Marshal(ev) // as stored; an event always encodes
 		for _, m := range route.Matches {
-			msg := DryRunMessage{Rule: m.Rule, Sink: m.Sink, SinkType: sinkTypes[m.Sink], Title: m.Title, Text: m.Text, Templated: m.Templated}
+			msg := DryRunMessage{Rule: m.Rule, Sink: m.Sink, SinkType: sinkTypes[m.Sink], Title: m.Title, Text: m.Text, Templated: m.Templated,
+				Thread: m.Thread}
 			if m.Window > 0 {
 				msg.Throttle = &DryRunThrottle{Key: m.ThrottleKey, Window: m.Window.String()}
 			}

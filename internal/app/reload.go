@@ -65,6 +65,7 @@ func (s *service) reload() (ReloadResult, error) {
 	for _, w := range b.Warnings {
 		s.log.Warn(w)
 	}
+	b.attach(s.st)
 	s.srv.Swap(b.Routing)
 	s.disp.Update(b.Targets)
 	s.built = b

@@ -155,6 +155,7 @@ func start(ctx context.Context, opts Options, st *store.Store, b *Built) *servic
 	s.disp = deliver.New(st, s.log, s.ops.deliverOptions())
 	s.srv = server.New(st, s.log, s.disp.Notify, s.ops.serverMetrics())
 	s.srv.SetHandoff(s.disp)
+	b.attach(st)
 	s.srv.Swap(b.Routing)
 	s.disp.Update(b.Targets)
 	s.matchSinks(ctx, b)
