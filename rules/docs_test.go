@@ -14,9 +14,10 @@ import (
 	"github.com/switchboard/switchboard/receivers/telesign"
 )
 
-var docExpr = regexp.MustCompile(`(?m)^\s*(?:- )?(when|key): (.+?)\s*(?:#.*)?$`)
+var docExpr = regexp.MustCompile(`(?m)^\s*(?:- )?(when|key|thread): (.+?)\s*(?:#.*)?$`)
 
-// Every condition and throttle key shown in the docs compiles.
+// Every condition, throttle key and thread key shown in the docs compiles
+// (a thread key is compiled as a throttle key is).
 func TestDocExamplesCompile(t *testing.T) {
 	for _, doc := range []string{filepath.Join("..", "docs", "rules.md"), filepath.Join("..", "README.md")} {
 		b, err := os.ReadFile(doc)

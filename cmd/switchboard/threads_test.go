@@ -255,3 +255,24 @@ rules:
 		}
 	}
 }
+
+// switchboard test shows each message's thread key.
+func TestTestShowsThread(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeFile(t, path, `receivers:
+  interfax: {type: interfax, unauthenticated: true}
+sinks:
+  fax-alerts: {type: slack, token: xoxb-1-SeCrEt, channel: C0FAXES, thread: 'source + "/" + subject'}
+rules:
+  - {name: fax-status, when: 'type == "fax.outbound"', to: [fax-alerts]}
+`)
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"test", "--config", path, "--receiver", "interfax",
+		filepath.Join("..", "..", "testdata", "examples", "interfax-fax-delivered.form")}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if want := `thread: key "interfax/664598111"`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, stdout.String())
+	}
+}
