@@ -62,7 +62,7 @@ type Delivery struct {
 
 	// ThreadKey is the key of the thread the delivery's message belongs to
 	// ("" for none): set by ClaimOrdered.
-	ThreadKey string `json:"thread_key,omitempty"`
+	ThreadKey string `json:"-"`
 
 	// Subject is the event's subject; set by List and Get.
 	Subject string `json:"subject,omitempty"`

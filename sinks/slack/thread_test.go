@@ -197,6 +197,16 @@ func threadedSink(t *testing.T, api *webAPI, cfg Config) (*Sink, *memThreads) {
 	return s, th
 }
 
+// startedThread is a threaded sink that has posted the first message of
+// fax 662738456's thread (msg_1), with the calls so far taken.
+func startedThread(t *testing.T, cfg Config) (*webAPI, *Sink, *memThreads) {
+	api := newWebAPI(t)
+	s, th := threadedSink(t, api, cfg)
+	send(t, s, faxMessage(t, 1, event.StatusPending, false))
+	api.took()
+	return api, s, th
+}
+
 // faxMessage is the n-th message about one fax: status, final.
 func faxMessage(t *testing.T, n int, status string, final bool) *sinks.Message {
 	m := testMessage(t)
@@ -247,9 +257,7 @@ func TestThreadParentRepliesUpdate(t *testing.T) {
 
 // The parent edit carries the latest message, as blocks and fallback text.
 func TestThreadUpdateContent(t *testing.T) {
-	api := newWebAPI(t)
-	s, _ := threadedSink(t, api, Config{UpdateParent: true})
-	send(t, s, faxMessage(t, 1, event.StatusPending, false))
+	api, s, _ := startedThread(t, Config{UpdateParent: true})
 	var update url.Values
 	api.answer = func(c apiCall, w http.ResponseWriter) bool {
 		if c.method == "chat.update" {
@@ -292,10 +300,7 @@ func TestThreadRepliesOnly(t *testing.T) {
 // A 429 mid-thread is retried after Slack's Retry-After, into the same
 // thread, and the parent is not posted again.
 func TestThreadRateLimitedMidThread(t *testing.T) {
-	api := newWebAPI(t)
-	s, _ := threadedSink(t, api, Config{UpdateParent: true})
-	send(t, s, faxMessage(t, 1, event.StatusPending, false))
-	api.took()
+	api, s, _ := startedThread(t, Config{UpdateParent: true})
 	limited := true
 	api.answer = func(c apiCall, w http.ResponseWriter) bool {
 		if c.method == "chat.postMessage" && limited {
@@ -332,10 +337,7 @@ func TestThreadParentDeleted(t *testing.T) {
 			"chat.postMessage C0FAXES thread_ts=1700000000.000002"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newWebAPI(t)
-			s, th := threadedSink(t, api, Config{UpdateParent: tc.update})
-			send(t, s, faxMessage(t, 1, event.StatusPending, false))
-			api.took()
+			api, s, th := startedThread(t, Config{UpdateParent: tc.update})
 			api.mu.Lock()
 			delete(api.messages, "1700000000.000001")
 			api.mu.Unlock()
@@ -357,10 +359,7 @@ func TestThreadUpdateRefused(t *testing.T) {
 		"edit_window_closed":  {"chat.update C0FAXES ts=1700000000.000001", "chat.postMessage C0FAXES thread_ts=1700000000.000001"},
 	} {
 		t.Run(code, func(t *testing.T) {
-			api := newWebAPI(t)
-			s, _ := threadedSink(t, api, Config{UpdateParent: true})
-			send(t, s, faxMessage(t, 1, event.StatusPending, false))
-			api.took()
+			api, s, _ := startedThread(t, Config{UpdateParent: true})
 			api.answer = func(c apiCall, w http.ResponseWriter) bool {
 				if c.method != "chat.update" {
 					return false
