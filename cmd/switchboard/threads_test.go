@@ -126,25 +126,43 @@ func faxCallback(status, tries int) string {
 // three callbacks for one fax (in progress, retrying, delivered) make one
 // message in the channel with the next two as replies in its thread, in
 // order (the first reply is rate limited, and the last waits for it), and
-// the first message edited to the final status. The process is killed
-// with SIGKILL after the first message and started again on the same
-// store: the thread's anchor survives, so there is still one first
-// message.
+// the first message edited to the final status. The process that posted
+// the first message is killed with SIGKILL: the thread's anchor is in the
+// store, so there is still one first message. On SQLite the process is
+// started again on the same file; on Postgres a second instance takes the
+// next callback while the killed one is restarted for the last, so the
+// thread's messages are claimed by two instances.
 func TestProcessSlackThread(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
 	bin := buildBinary(t)
+	t.Run("sqlite", func(t *testing.T) {
+		testProcessSlackThread(t, bin, filepath.Join(t.TempDir(), "sb.db"), false)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn, _ := testPostgresSchema(t)
+		testProcessSlackThread(t, bin, dsn, true)
+	})
+}
+
+// slackInstance is one serve process of the thread test.
+type slackInstance struct {
+	cfg, listen, admin string
+	p                  *process
+}
+
+func testProcessSlackThread(t *testing.T, bin, storeDSN string, twoInstances bool) {
 	dir := t.TempDir()
 	api := &slackAPI{}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 
-	listen, admin := freeAddr(t), freeAddr(t)
-	cfg := filepath.Join(dir, "rules.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`listen: %s
+	newInstance := func(name string) *slackInstance {
+		in := &slackInstance{cfg: filepath.Join(dir, name+".yaml"), listen: freeAddr(t), admin: freeAddr(t)}
+		writeFile(t, in.cfg, fmt.Sprintf(`listen: %s
 admin: %s
-store: %s
+store: %q
 receivers:
   interfax: {type: interfax, unauthenticated: true}
 sinks:
@@ -158,32 +176,39 @@ sinks:
     broadcast: true
     rate_limit: 20
     timeout: 2s
+    lease_margin: 1s
     retry: {initial_backoff: 100ms, max_backoff: 1s}
 rules:
   - name: fax-status
     when: type == "fax.outbound"
     to: [fax-alerts]
     title: 'Fax to {{ phone .data.DestinationFax }} — {{ if eq .status "success" }}✅ delivered{{ else }}⏳ {{ .description }}{{ end }} after {{ .data.TrialsPerformed }} tries'
-`, listen, admin, filepath.Join(dir, "sb.db"), slackToken, srv.URL))
-
-	hooks := "http://" + listen + "/hooks/interfax"
-	post := func(p *process, body string) {
+`, in.listen, in.admin, storeDSN, slackToken, srv.URL))
+		return in
+	}
+	runs := 0
+	run := func(in *slackInstance) {
+		runs++
+		in.p = startProcess(t, bin, in.cfg, filepath.Join(dir, fmt.Sprintf("run%d.log", runs)))
+		in.p.waitReady(t, in.admin, 15*time.Second)
+	}
+	post := func(in *slackInstance, body string) {
 		t.Helper()
-		resp, err := http.Post(hooks, "application/x-www-form-urlencoded", strings.NewReader(body))
+		resp, err := http.Post("http://"+in.listen+"/hooks/interfax", "application/x-www-form-urlencoded", strings.NewReader(body))
 		if err != nil {
-			t.Fatalf("callback: %v\n%s", err, p.logTail())
+			t.Fatalf("callback: %v\n%s", err, in.p.logTail())
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("callback answered %d\n%s", resp.StatusCode, p.logTail())
+			t.Fatalf("callback answered %d\n%s", resp.StatusCode, in.p.logTail())
 		}
 	}
-	delivered := func(p *process, n int) {
+	delivered := func(in *slackInstance, n int) {
 		t.Helper()
-		ok := testutil.WaitFor(20*time.Second, func() bool {
-			p.mustRun(t, "switchboard exited")
-			resp, err := http.Get("http://" + admin + "/api/deliveries?state=delivered")
+		ok := testutil.WaitFor(30*time.Second, func() bool {
+			in.p.mustRun(t, "switchboard exited")
+			resp, err := http.Get("http://" + in.admin + "/api/deliveries?state=delivered")
 			if err != nil {
 				return false
 			}
@@ -192,24 +217,33 @@ rules:
 			return json.NewDecoder(resp.Body).Decode(&list) == nil && list.Count == n
 		})
 		if !ok {
-			t.Fatalf("%d deliveries not delivered in time\n%s", n, p.logTail())
+			t.Fatalf("%d deliveries not delivered in time\n%s", n, in.p.logTail())
 		}
 	}
 
-	p1 := startProcess(t, bin, cfg, filepath.Join(dir, "run1.log"))
-	p1.waitReady(t, admin, 10*time.Second)
-	post(p1, faxCallback(-2, 0)) // ready to send
-	delivered(p1, 1)
-	if err := p1.cmd.Process.Kill(); err != nil {
+	a := newInstance("a")
+	run(a)
+	post(a, faxCallback(-2, 0)) // ready to send
+	delivered(a, 1)
+	if err := a.p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	p1.wait(t, 10*time.Second)
+	a.p.wait(t, 10*time.Second)
+	logs := []*process{a.p}
 
-	p2 := startProcess(t, bin, cfg, filepath.Join(dir, "run2.log"))
-	p2.waitReady(t, admin, 10*time.Second)
-	post(p2, faxCallback(-3, 1)) // sending or pending retry
-	post(p2, faxCallback(0, 2))  // delivered
-	delivered(p2, 3)
+	b := a
+	if twoInstances {
+		b = newInstance("b")
+	}
+	run(b)
+	logs = append(logs, b.p)
+	post(b, faxCallback(-3, 1)) // sending or pending retry
+	if twoInstances {
+		run(a) // the killed instance is back, and takes the last callback
+		logs = append(logs, a.p)
+	}
+	post(a, faxCallback(0, 2)) // delivered
+	delivered(b, 3)
 
 	calls := api.snapshot()
 	var parents, replies []url.Values
@@ -249,7 +283,7 @@ rules:
 	if len(updates) == 0 || !strings.HasPrefix(updates[len(updates)-1], "Fax to +1 212 555 1234 — ✅ delivered after 2 tries") {
 		t.Errorf("first message edits = %q, want the last to show the final status", updates)
 	}
-	for _, p := range []*process{p1, p2} {
+	for _, p := range logs {
 		if strings.Contains(p.logTail(), "ThReAdSeCrEt") {
 			t.Errorf("the log shows the bot token")
 		}
