@@ -26,7 +26,9 @@ type operations struct {
 }
 
 func newOperations(st *store.Store, log *slog.Logger) *operations {
-	return &operations{metrics: metrics.New(st.Stats, log), log: log}
+	m := metrics.New(st.Stats, log)
+	m.OpenTimers(st.OpenTimers)
+	return &operations{metrics: m, log: log}
 }
 
 // serverMetrics are the intake hooks.
@@ -37,6 +39,7 @@ func (o *operations) serverMetrics() server.Metrics {
 		RuleError: o.metrics.RuleError,
 		Match:     o.metrics.Match,
 		Throttled: o.metrics.Throttled,
+		Timers:    o.metrics.Timers,
 	}
 }
 

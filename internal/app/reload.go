@@ -66,6 +66,7 @@ func (s *service) reload() (ReloadResult, error) {
 		s.log.Warn(w)
 	}
 	s.srv.Swap(b.Routing)
+	s.exp.Update(expectConfig(b))
 	s.disp.Update(b.Targets)
 	s.built = b
 	s.ops.configLoaded(b, nil)

@@ -60,6 +60,9 @@ type IngestResult struct {
 	// Replanned counts the events routed again inside the writer because
 	// their subject's state changed after they were first routed.
 	Replanned int
+	// TimersStarted and TimersCancelled name the expectation of each timer
+	// the stored events started and stopped (see Store.expect).
+	TimersStarted, TimersCancelled []string
 }
 
 // EventRuleError is a rule that failed on a stored event.
@@ -339,6 +342,11 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		res.Replanned++
 		if _, err := tx.exec(ctx, `UPDATE events SET body = ? WHERE id = ?`, string(p.body), ev.ID); err != nil {
 			return nil, fmt.Errorf("%w: event: %w", ErrUnavailable, err)
+		}
+	}
+	if len(p.res.Expect) > 0 {
+		if err := s.expect(ctx, tx, ev, p.res.Expect, at, res); err != nil {
+			return nil, err
 		}
 	}
 	res.Stored = append(res.Stored, ev)
