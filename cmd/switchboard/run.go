@@ -28,6 +28,7 @@ Commands:
   test        run a recorded callback through a receiver and the rules, without delivering
   migrate     bring the store's schema up to date
   deliveries  list, show and retry deliveries (the delivery log)
+  expectations  list the open timers of expectations
   version     print the version
 
 Run 'switchboard <command> -h' for the flags of a command.
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCheck(rest, stdout, stderr)
 	case "deliveries":
 		return cmdDeliveries(ctx, rest, stdout, stderr)
+	case "expectations":
+		return cmdExpectations(ctx, rest, stdout, stderr)
 	case "test":
 		return cmdTest(rest, stdout, stderr)
 	case "migrate":
@@ -187,7 +190,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	for _, w := range b.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	fmt.Fprintf(stdout, "%s: OK: %d receivers, %d sinks, %d rules\n", *path, len(b.File.Receivers), len(b.Targets), len(b.File.Router.Rules()))
+	expects := ""
+	if n := len(b.File.Router.Expectations()); n > 0 {
+		expects = fmt.Sprintf(", %d expectations", n)
+	}
+	fmt.Fprintf(stdout, "%s: OK: %d receivers, %d sinks, %d rules%s\n", *path, len(b.File.Receivers), len(b.Targets), len(b.File.Router.Rules()), expects)
 	if *tests != "" {
 		return runRuleTests(b, *tests, stdout, stderr)
 	}

@@ -141,7 +141,7 @@ func (r *Runner) fire(ctx context.Context, c *Config) {
 		for _, t := range fired {
 			late := now.Sub(t.DueAt)
 			attrs := []any{"expectation", t.Expectation, "source", t.Source, "subject", t.Subject, "started_at", t.StartedAt}
-			if late > 2*Every+time.Second {
+			if late > 2*Every {
 				r.log.Warn("expectation missed, fired late (switchboard was not running or behind)", append(attrs, "late", late)...)
 			} else {
 				r.log.Info("expectation missed", attrs...)

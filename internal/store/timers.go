@@ -173,9 +173,9 @@ func (s *Store) TimersDue(ctx context.Context) (bool, error) {
 // Timers lists up to limit open timers, those due first, and how many are
 // open in all.
 func (s *Store) Timers(ctx context.Context, limit int) ([]Timer, int, error) {
-	var total int
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM timers`).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("%w: timers: %w", ErrUnavailable, err)
+	total, err := s.OpenTimers(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
 	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT source, subject, expectation, receiver, event_id, started_at, due_at
 		FROM timers ORDER BY due_at LIMIT ?`), limit)

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/testutil"
+)
+
+// expectConfig is a configuration with one expectation of within (a final
+// status for a pending test event) and a rule sending Switchboard's own
+// events to the webhook at hook.
+const expectConfig = `listen: %s
+admin: %s
+store: %q
+expect_grace: 0s
+receivers:
+  t: {type: test%s}
+sinks:
+  hook:
+    type: webhook
+    url: %s
+    retry: {initial_backoff: 100ms, max_backoff: 1s}
+expect:
+  - name: final-in-time
+    after: status == "pending"
+    then: final
+    within: %s
+rules:
+  - {name: own, when: source == "switchboard", to: [hook]}
+`
+
+// ownEvents records Switchboard's own events posted to the webhook.
+type ownEvents struct {
+	mu   sync.Mutex
+	got  []ownEvent
+	seen map[string]time.Time // type + " " + subject → first arrival
+}
+
+type ownEvent struct {
+	ID      string         `json:"id"`
+	Source  string         `json:"source"`
+	Type    string         `json:"type"`
+	Subject string         `json:"subject"`
+	Data    map[string]any `json:"data"`
+}
+
+func newOwnEvents(t *testing.T) (*ownEvents, string) {
+	o := &ownEvents{seen: map[string]time.Time{}}
+	srv := httptest.NewServer(o)
+	t.Cleanup(srv.Close)
+	return o, srv.URL
+}
+
+func (o *ownEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ev ownEvent
+	if err := json.NewDecoder(r.Body).Decode(&ev); err == nil {
+		o.mu.Lock()
+		o.got = append(o.got, ev)
+		if _, ok := o.seen[ev.Type+" "+ev.Subject]; !ok {
+			o.seen[ev.Type+" "+ev.Subject] = time.Now()
+		}
+		o.mu.Unlock()
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// count returns how many events of typ for subject arrived, and the first
+// one's time.
+func (o *ownEvents) count(typ, subject string) (int, time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, ev := range o.got {
+		if ev.Type == typ && ev.Subject == subject {
+			n++
+		}
+	}
+	return n, o.seen[typ+" "+subject]
+}
+
+func (o *ownEvents) first(typ, subject string) ownEvent {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, ev := range o.got {
+		if ev.Type == typ && ev.Subject == subject {
+			return ev
+		}
+	}
+	return ownEvent{}
+}
+
+func postTest(t *testing.T, listen, subject, status string, final bool) {
+	t.Helper()
+	body := fmt.Sprintf(`{"subject":%q,"status":%q,"code":0,"final":%t}`, subject, status, final)
+	resp, err := http.Post("http://"+listen+"/hooks/t", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback %s %s: %s", subject, status, resp.Status)
+	}
+}
+
+// A pending event with no final status in time produces expectation.missed
+// at the webhook within `within` + 2s; one whose final status came in time
+// produces none; the timer is gone once fired.
+func TestProcessExpectationMissed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	own, hookURL := newOwnEvents(t)
+	listen, admin := freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(dir, "rules.yaml")
+	const within = 2 * time.Second
+	writeFile(t, cfg, fmt.Sprintf(expectConfig, listen, admin, filepath.Join(dir, "sb.db"), "", hookURL, within))
+	p := startProcess(t, bin, cfg, filepath.Join(dir, "run.log"))
+	p.waitReady(t, admin, 10*time.Second)
+
+	postTest(t, listen, "answered", "pending", false)
+	postTest(t, listen, "lost", "pending", false)
+	sent := time.Now()
+	postTest(t, listen, "answered", "success", true)
+
+	if !testutil.WaitFor(within+2*time.Second-time.Since(sent), func() bool { n, _ := own.count("expectation.missed", "lost"); return n > 0 }) {
+		t.Fatalf("no expectation.missed for lost within %s\n%s", within+2*time.Second, p.logTail())
+	}
+	ev := own.first("expectation.missed", "lost")
+	last, _ := ev.Data["last_event"].(map[string]any)
+	if ev.Source != "switchboard" || ev.Data["expectation"] != "final-in-time" || ev.Data["started_at"] == nil || last["status"] != "pending" {
+		t.Errorf("expectation.missed = %+v; want source switchboard, the expectation, its start and the last (pending) event", ev)
+	}
+	// The answered subject's timer was due before lost's: had it not been
+	// cancelled it would have fired in the same round or an earlier one.
+	if n, _ := own.count("expectation.missed", "answered"); n != 0 {
+		t.Errorf("expectation.missed for answered, whose final status came in time")
+	}
+	out := runCLI(t, bin, "expectations", "list", "--config", cfg, "--json")
+	if !strings.Contains(out, `"open": 0`) {
+		t.Errorf("expectations list after firing: %s", out)
+	}
+}
+
+// runCLI runs the binary with args and returns its standard output.
+func runCLI(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("switchboard %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// A timer open when the process is killed fires once after a restart that
+// comes after it expired.
+func TestProcessExpectationKillNine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	own, hookURL := newOwnEvents(t)
+	listen, admin := freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(dir, "rules.yaml")
+	const within = 2 * time.Second
+	writeFile(t, cfg, fmt.Sprintf(expectConfig, listen, admin, filepath.Join(dir, "sb.db"), "", hookURL, within))
+	p1 := startProcess(t, bin, cfg, filepath.Join(dir, "run1.log"))
+	p1.waitReady(t, admin, 10*time.Second)
+	postTest(t, listen, "k", "pending", false)
+	if err := p1.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p1.wait(t, 10*time.Second)
+	if n, _ := own.count("expectation.missed", "k"); n != 0 {
+		t.Fatal("fired before the kill")
+	}
+	if out := runCLI(t, bin, "expectations", "list", "--config", cfg, "--json"); !strings.Contains(out, `"open": 1`) {
+		t.Fatalf("expectations list while stopped: %s", out)
+	}
+	time.Sleep(within + 3*time.Second) // the timer expires while nothing runs, and is late
+	p2 := startProcess(t, bin, cfg, filepath.Join(dir, "run2.log"))
+	p2.waitReady(t, admin, 10*time.Second)
+	if !testutil.WaitFor(15*time.Second, func() bool { n, _ := own.count("expectation.missed", "k"); return n > 0 }) {
+		t.Fatalf("the timer did not fire after the restart\n%s", p2.logTail())
+	}
+	if !strings.Contains(p2.logTail(), "fired late") {
+		t.Errorf("the late firing was not logged with its delay\n%s", p2.logTail())
+	}
+	time.Sleep(2 * time.Second) // rounds that would fire it again
+	if n, _ := own.count("expectation.missed", "k"); n != 1 {
+		t.Errorf("fired %d times, want once", n)
+	}
+}
+
+// Two instances on one Postgres fire each timer once.
+func TestProcessExpectationTwoInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	dsn, _ := testPostgresSchema(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	own, hookURL := newOwnEvents(t)
+	const within = 2 * time.Second
+	var listens []string
+	for i := range 2 {
+		listen, admin := freeAddr(t), freeAddr(t)
+		cfg := filepath.Join(dir, fmt.Sprintf("rules%d.yaml", i))
+		writeFile(t, cfg, fmt.Sprintf(expectConfig, listen, admin, dsn, "", hookURL, within))
+		p := startProcess(t, bin, cfg, filepath.Join(dir, fmt.Sprintf("run%d.log", i)))
+		p.waitReady(t, admin, 20*time.Second)
+		listens = append(listens, listen)
+	}
+	const n = 40
+	for i := range n {
+		postTest(t, listens[i%2], fmt.Sprintf("s%02d", i), "pending", false)
+	}
+	all := func() bool {
+		for i := range n {
+			if c, _ := own.count("expectation.missed", fmt.Sprintf("s%02d", i)); c == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if !testutil.WaitFor(within+15*time.Second, all) {
+		t.Fatal("not every timer fired")
+	}
+	time.Sleep(2 * time.Second) // rounds of both instances that would fire again
+	for i := range n {
+		if c, _ := own.count("expectation.missed", fmt.Sprintf("s%02d", i)); c != 1 {
+			t.Errorf("s%02d: expectation.missed delivered %d times, want once", i, c)
+		}
+	}
+}
+
+// A receiver with a short expect_traffic emits receiver.silent once when
+// no callback comes, and receiver.resumed on the next one.
+func TestProcessReceiverSilent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	own, hookURL := newOwnEvents(t)
+	listen, admin := freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(dir, "rules.yaml")
+	writeFile(t, cfg, fmt.Sprintf(expectConfig, listen, admin, filepath.Join(dir, "sb.db"), ", expect_traffic: 2s", hookURL, time.Hour))
+	p := startProcess(t, bin, cfg, filepath.Join(dir, "run.log"))
+	p.waitReady(t, admin, 10*time.Second)
+	if !testutil.WaitFor(10*time.Second, func() bool { c, _ := own.count("receiver.silent", "t"); return c > 0 }) {
+		t.Fatalf("no receiver.silent\n%s", p.logTail())
+	}
+	time.Sleep(3 * time.Second) // longer than expect_traffic again: still once
+	if c, _ := own.count("receiver.silent", "t"); c != 1 {
+		t.Errorf("receiver.silent delivered %d times, want once", c)
+	}
+	if c, _ := own.count("receiver.resumed", "t"); c != 0 {
+		t.Fatal("resumed before any callback")
+	}
+	postTest(t, listen, "x", "success", true)
+	if !testutil.WaitFor(10*time.Second, func() bool { c, _ := own.count("receiver.resumed", "t"); return c > 0 }) {
+		t.Fatalf("no receiver.resumed after a callback\n%s", p.logTail())
+	}
+}
