@@ -19,7 +19,7 @@ type Router struct {
 	rules   []*Rule
 	expects []*Expectation
 	index   *index // nil: every rule is a candidate for every event
-	vms   sync.Pool
+	vms     sync.Pool
 }
 
 // Rules returns the compiled rules in evaluation order.

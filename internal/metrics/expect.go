@@ -19,7 +19,9 @@ func (m *Metrics) Timers(started, cancelled []string) {
 }
 
 // TimerFired counts a timer of expectation that fired.
-func (m *Metrics) TimerFired(expectation string) { m.timers.WithLabelValues(expectation, "fired").Inc() }
+func (m *Metrics) TimerFired(expectation string) {
+	m.timers.WithLabelValues(expectation, "fired").Inc()
+}
 
 // OpenTimers registers switchboard_expectation_timers_open, read from open
 // (the store's count, on every instance's timers) at each scrape.
