@@ -320,8 +320,8 @@ func deliveriesRetry(ctx context.Context, args []string, stdout, stderr io.Write
 				notRetried = append(notRetried, skipped{id, "not found"})
 			case err != nil:
 				return err
-			case d.State != store.StateDead:
-				notRetried = append(notRetried, skipped{id, d.State + ", not dead"})
+			case d.State != store.StateDead && d.State != store.StateSilenced:
+				notRetried = append(notRetried, skipped{id, d.State + ", not dead or silenced"})
 			default:
 				todo = append(todo, id)
 			}

@@ -156,7 +156,7 @@ func TestProcessExpectationMissed(t *testing.T) {
 func runCLI(t *testing.T, bin string, args ...string) string {
 	t.Helper()
 	var stdout, stderr strings.Builder
-	cmd := exec.Command(bin, args...)
+	cmd := execCommand(bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("switchboard %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
@@ -276,3 +276,5 @@ func TestProcessReceiverSilent(t *testing.T) {
 		t.Fatalf("no receiver.resumed after a callback\n%s", p.logTail())
 	}
 }
+
+var execCommand = exec.Command

@@ -29,6 +29,7 @@ Commands:
   migrate     bring the store's schema up to date
   deliveries  list, show and retry deliveries (the delivery log)
   expectations  list the open timers of expectations
+  silence     add, list and expire silences
   version     print the version
 
 Run 'switchboard <command> -h' for the flags of a command.
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCheck(rest, stdout, stderr)
 	case "deliveries":
 		return cmdDeliveries(ctx, rest, stdout, stderr)
+	case "silence", "silences":
+		return cmdSilence(ctx, rest, stdout, stderr)
 	case "expectations":
 		return cmdExpectations(ctx, rest, stdout, stderr)
 	case "test":

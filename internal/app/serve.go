@@ -76,6 +76,8 @@ func Serve(ctx context.Context, opts Options) error {
 	defer closeStore()
 
 	s := start(ctx, opts, st, b)
+	stopSilences := s.ops.startSilences(st)
+	defer stopSilences()
 	hooksLn, adminLn, err := s.listen(b)
 	if err != nil {
 		s.disp.Stop(context.Background())

@@ -60,6 +60,9 @@ type IngestResult struct {
 	// Replanned counts the events routed again inside the writer because
 	// their subject's state changed after they were first routed.
 	Replanned int
+	// Silenced counts the deliveries stored as silenced (see
+	// RefreshSilences); they are not counted in Deliveries.
+	Silenced int
 	// TimersStarted and TimersCancelled name the expectation of each timer
 	// the stored events started and stopped (see Store.expect).
 	TimersStarted, TimersCancelled []string
@@ -360,6 +363,7 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		return nil, err
 	}
 	res.Throttled = append(res.Throttled, throttled...)
+	states = s.silencedBy(ev, matches, states, at)
 	for i, m := range matches {
 		state := StatePending
 		if states != nil {
@@ -369,6 +373,9 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		var leaseUntil int64
 		var owner string
 		attempts := 0
+		if state == StateSilenced {
+			res.Silenced++
+		}
 		if state == StatePending {
 			res.Deliveries++
 			lease, ok := time.Duration(0), false

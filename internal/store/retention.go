@@ -73,7 +73,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, report func(Pruned)) (Pr
 	windows := []struct {
 		state  string
 		window time.Duration
-	}{{StateDelivered, r.Delivered}, {StateSuppressed, r.Delivered}, {StateDead, r.Dead}}
+	}{{StateDelivered, r.Delivered}, {StateSuppressed, r.Delivered}, {StateSilenced, r.Delivered}, {StateDead, r.Dead}}
 	sinks, err := s.sinks(ctx)
 	if err != nil {
 		return total, err
