@@ -214,24 +214,36 @@ func sinkComponent(c Component) (SinkComponent, config.Errors) {
 	return sc, nil
 }
 
+// receiverSettings are the settings every receiver type shares, taken out
+// of its section before the type's own decoder sees it.
+type receiverSettings struct {
+	ExpectTraffic config.Duration `yaml:"expect_traffic"`
+}
+
 // receiverComponent takes the shared settings (expect_traffic) out of a
 // receiver section.
 func receiverComponent(c Component) (ReceiverComponent, config.Errors) {
 	rc := ReceiverComponent{Component: c}
+	common := &yaml.Node{Kind: yaml.MappingNode, Line: c.Node.Line}
 	rest := &yaml.Node{Kind: yaml.MappingNode, Line: c.Node.Line, Column: c.Node.Column}
+	line := c.Line
 	for j := 0; j+1 < len(c.Node.Content); j += 2 {
-		k, v := c.Node.Content[j], c.Node.Content[j+1]
-		if k.Value != "expect_traffic" {
-			rest.Content = append(rest.Content, k, v)
-			continue
+		if c.Node.Content[j].Value == "expect_traffic" {
+			common.Content = append(common.Content, c.Node.Content[j], c.Node.Content[j+1])
+			line = c.Node.Content[j+1].Line
+		} else {
+			rest.Content = append(rest.Content, c.Node.Content[j], c.Node.Content[j+1])
 		}
-		d, err := config.ParseDuration(v.Value)
-		if err != nil || d <= 0 {
-			return rc, config.Errors{config.Errorf(v.Line, c.Section("receiver"), "expect_traffic must be a positive duration (e.g. 30m), not %q", v.Value)}
-		}
-		rc.ExpectTraffic = d
 	}
 	rc.Node = rest
+	var set receiverSettings
+	if err := config.Decode(common, &set); err != nil {
+		return rc, config.AsErrors(err, line, c.Section("receiver"))
+	}
+	if set.ExpectTraffic < 0 {
+		return rc, config.Errors{config.Errorf(line, c.Section("receiver"), "expect_traffic must be positive (e.g. 30m)")}
+	}
+	rc.ExpectTraffic = time.Duration(set.ExpectTraffic)
 	return rc, nil
 }
 
