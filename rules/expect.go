@@ -133,18 +133,25 @@ func compileExpectation(i int, n *yaml.Node) (*Expectation, config.Errors) {
 }
 
 // expect decides what ev does to each expectation's timer for its subject:
-// a match of Then stops it (Then wins when both match: the event is the one
-// that was waited for); otherwise a match of After starts it, unless the
+// for an event with history, a match of Then stops it (Then wins when both
+// match: the event is the one that was waited for); otherwise a match of After starts it, unless the
 // event is stale. Events of
 // Switchboard's own making do neither.
 func (r *Router) expect(m *vm.VM, ev *event.Event, env map[string]any, res *Result) {
 	if ev.Source == Source {
 		return
 	}
+	// Only an event with history (an earlier one stored for its subject)
+	// can find a timer to stop: the first event of a transaction, such as
+	// the single final callback of most faxes, costs no DELETE.
+	history := ev.PreviousStatus != "" || ev.Stale
 	for _, x := range r.expects {
-		stop, err := run(m, x.then, env)
-		if err != nil {
-			res.Errors = append(res.Errors, RuleError{Rule: "expect " + x.Name, Err: fmt.Errorf("then: %w", err)})
+		var stop bool
+		if history {
+			var err error
+			if stop, err = run(m, x.then, env); err != nil {
+				res.Errors = append(res.Errors, RuleError{Rule: "expect " + x.Name, Err: fmt.Errorf("then: %w", err)})
+			}
 		}
 		if stop {
 			res.Expect = append(res.Expect, ExpectAction{Expectation: x.Name})

@@ -46,8 +46,9 @@ func TestExpectations(t *testing.T) {
 	}{
 		{"pending sms starts", event.Event{Source: "telesign", Type: "sms", Status: "pending"},
 			[]ExpectAction{{Expectation: "sms-final", Start: true, Within: 15 * time.Minute}}},
-		{"final sms stops both", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true},
+		{"final sms stops both", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true, PreviousStatus: "pending"},
 			[]ExpectAction{{Expectation: "sms-final"}, {Expectation: "fax-final"}}},
+		{"the first event of a subject has no timer to stop", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true}, nil},
 		{"stale pending starts nothing", event.Event{Source: "telesign", Type: "sms", Status: "pending", Stale: true}, nil},
 		{"fax in progress starts", event.Event{Source: "interfax", Type: "fax.outbound", Status: "pending"},
 			[]ExpectAction{{Expectation: "fax-final", Start: true, Within: time.Hour}}},

@@ -140,7 +140,7 @@ func TestTestCommandExpectations(t *testing.T) {
 		pending:   "expectations:\n  starts    sms-final-within-15m: expectation.missed in 15m0s unless an event stops it",
 		delivered: "expectations:\n  stops     sms-final-within-15m\n",
 	} {
-		out, stderr, err := runCmd("test", "--config", exampleConfig, "--receiver", "telesign", file)
+		out, stderr, err := runCmd("test", "--config", exampleConfig, "--receiver", "telesign", "--previous-status", "pending", file)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, stderr)
 		}

@@ -34,32 +34,54 @@ type LastEvent struct {
 }
 
 // expect applies what a new event does to the timers of its subject, in
-// the transaction that stores it: a start creates the timer unless one is
-// running (which it keeps), a stop deletes it. Only events that start or
-// stop an expectation get here: the others cost intake nothing.
+// the transaction that stores it: its starts create the timers not running
+// yet (a running one is kept), its stops delete them; one statement each,
+// whatever the number of expectations. Only events that start or stop an
+// expectation get here: the others cost intake nothing.
 func (s *Store) expect(ctx context.Context, tx *wtx, ev *event.Event, acts []rules.ExpectAction, at time.Time, res *IngestResult) error {
+	var starts, stops []any
 	for _, a := range acts {
-		var q string
-		var args []any
 		if a.Start {
-			q = `INSERT INTO timers (source, subject, expectation, receiver, event_id, started_at, due_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, subject, expectation) DO NOTHING`
-			args = []any{ev.Source, ev.Subject, a.Expectation, ev.Receiver, ev.ID, ms(at), ms(at.Add(a.Within))}
+			starts = append(starts, ev.Source, ev.Subject, a.Expectation, ev.Receiver, ev.ID, ms(at), ms(at.Add(a.Within)))
 		} else {
-			q = `DELETE FROM timers WHERE source = ? AND subject = ? AND expectation = ?`
-			args = []any{ev.Source, ev.Subject, a.Expectation}
+			stops = append(stops, a.Expectation)
 		}
-		r, err := tx.exec(ctx, q, args...)
-		if err != nil {
+	}
+	if len(starts) > 0 {
+		q := `INSERT INTO timers (source, subject, expectation, receiver, event_id, started_at, due_at)
+			VALUES ` + rowsOf("(?, ?, ?, ?, ?, ?, ?)", len(starts)/7) + `
+			ON CONFLICT (source, subject, expectation) DO NOTHING RETURNING expectation`
+		if err := s.timerNames(ctx, tx, q, starts, &res.TimersStarted); err != nil {
+			return err
+		}
+	}
+	if len(stops) > 0 {
+		q := `DELETE FROM timers WHERE source = ? AND subject = ? AND expectation IN (` + placeholders(len(stops)) + `)
+			RETURNING expectation`
+		if err := s.timerNames(ctx, tx, q, append([]any{ev.Source, ev.Subject}, stops...), &res.TimersCancelled); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timerNames runs a statement that returns expectation names and appends
+// them to names.
+func (s *Store) timerNames(ctx context.Context, tx *wtx, q string, args []any, names *[]string) error {
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%w: timer: %w", ErrUnavailable, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
 			return fmt.Errorf("%w: timer: %w", ErrUnavailable, err)
 		}
-		if n, _ := r.RowsAffected(); n > 0 {
-			if a.Start {
-				res.TimersStarted = append(res.TimersStarted, a.Expectation)
-			} else {
-				res.TimersCancelled = append(res.TimersCancelled, a.Expectation)
-			}
-		}
+		*names = append(*names, name)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%w: timer: %w", ErrUnavailable, err)
 	}
 	return nil
 }
