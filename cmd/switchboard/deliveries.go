@@ -33,12 +33,8 @@ this works whether serve is running or not.
 `
 
 func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || helpAsked(args[:1]) || args[0] == "help" {
-		fmt.Fprint(stdout, deliveriesUsage)
-		if len(args) == 0 {
-			return exitError{"no subcommand"}
-		}
-		return nil
+	if done, err := usageWithout(args, deliveriesUsage, stdout); done {
+		return err
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
@@ -51,6 +47,20 @@ func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stderr, "switchboard deliveries: unknown subcommand %q\n\n%s", sub, deliveriesUsage)
 	return exitError{"unknown subcommand"}
+}
+
+// usageWithout prints usage when args name no subcommand or ask for help:
+// done reports that the command is answered, with an error when no
+// subcommand was given.
+func usageWithout(args []string, usage string, stdout io.Writer) (done bool, err error) {
+	if len(args) > 0 && !helpAsked(args[:1]) && args[0] != "help" {
+		return false, nil
+	}
+	fmt.Fprint(stdout, usage)
+	if len(args) == 0 {
+		return true, exitError{"no subcommand"}
+	}
+	return true, nil
 }
 
 // logFlags are the flags every deliveries subcommand takes.

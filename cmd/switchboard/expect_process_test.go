@@ -98,6 +98,45 @@ func (o *ownEvents) first(typ, subject string) ownEvent {
 	return ownEvent{}
 }
 
+// ownServe is a switchboard serve set up for these tests: the binary, its
+// configuration in a directory of its own, and the webhook that records
+// what it sends.
+type ownServe struct {
+	bin, dir, cfg, listen, admin string
+	own                          *ownEvents
+}
+
+// newOwnServe builds the binary and writes the configuration config makes
+// from the addresses, the store file and the webhook's URL.
+func newOwnServe(t *testing.T, config func(listen, admin, store, hook string) string) *ownServe {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	s := &ownServe{bin: buildBinary(t), dir: t.TempDir(), listen: freeAddr(t), admin: freeAddr(t)}
+	var hook string
+	s.own, hook = newOwnEvents(t)
+	s.cfg = filepath.Join(s.dir, "rules.yaml")
+	writeFile(t, s.cfg, config(s.listen, s.admin, filepath.Join(s.dir, "sb.db"), hook))
+	return s
+}
+
+// expecting is expectConfig with receiver settings extra and the
+// expectation's within.
+func expecting(extra string, within time.Duration) func(listen, admin, store, hook string) string {
+	return func(listen, admin, store, hook string) string {
+		return fmt.Sprintf(expectConfig, listen, admin, store, extra, hook, within)
+	}
+}
+
+// start starts serve, logging to logName, and waits until it is ready.
+func (s *ownServe) start(t *testing.T, logName string) *process {
+	t.Helper()
+	p := startProcess(t, s.bin, s.cfg, filepath.Join(s.dir, logName))
+	p.waitReady(t, s.admin, 10*time.Second)
+	return p
+}
+
 func postTest(t *testing.T, listen, subject, status string, final bool) {
 	t.Helper()
 	body := fmt.Sprintf(`{"subject":%q,"status":%q,"code":0,"final":%t}`, subject, status, final)
@@ -115,18 +154,10 @@ func postTest(t *testing.T, listen, subject, status string, final bool) {
 // at the webhook within `within` + 2s; one whose final status came in time
 // produces none; the timer is gone once fired.
 func TestProcessExpectationMissed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	own, hookURL := newOwnEvents(t)
-	listen, admin := freeAddr(t), freeAddr(t)
-	cfg := filepath.Join(dir, "rules.yaml")
 	const within = 2 * time.Second
-	writeFile(t, cfg, fmt.Sprintf(expectConfig, listen, admin, filepath.Join(dir, "sb.db"), "", hookURL, within))
-	p := startProcess(t, bin, cfg, filepath.Join(dir, "run.log"))
-	p.waitReady(t, admin, 10*time.Second)
+	s := newOwnServe(t, expecting("", within))
+	p := s.start(t, "run.log")
+	own, listen := s.own, s.listen
 
 	postTest(t, listen, "answered", "pending", false)
 	postTest(t, listen, "lost", "pending", false)
@@ -146,7 +177,7 @@ func TestProcessExpectationMissed(t *testing.T) {
 	if n, _ := own.count("expectation.missed", "answered"); n != 0 {
 		t.Errorf("expectation.missed for answered, whose final status came in time")
 	}
-	out := runCLI(t, bin, "expectations", "list", "--config", cfg, "--json")
+	out := runCLI(t, s.bin, "expectations", "list", "--config", s.cfg, "--json")
 	if !strings.Contains(out, `"open": 0`) {
 		t.Errorf("expectations list after firing: %s", out)
 	}
@@ -167,18 +198,10 @@ func runCLI(t *testing.T, bin string, args ...string) string {
 // A timer open when the process is killed fires once after a restart that
 // comes after it expired.
 func TestProcessExpectationKillNine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	own, hookURL := newOwnEvents(t)
-	listen, admin := freeAddr(t), freeAddr(t)
-	cfg := filepath.Join(dir, "rules.yaml")
 	const within = 2 * time.Second
-	writeFile(t, cfg, fmt.Sprintf(expectConfig, listen, admin, filepath.Join(dir, "sb.db"), "", hookURL, within))
-	p1 := startProcess(t, bin, cfg, filepath.Join(dir, "run1.log"))
-	p1.waitReady(t, admin, 10*time.Second)
+	s := newOwnServe(t, expecting("", within))
+	p1 := s.start(t, "run1.log")
+	own, listen := s.own, s.listen
 	postTest(t, listen, "k", "pending", false)
 	if err := p1.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -187,12 +210,11 @@ func TestProcessExpectationKillNine(t *testing.T) {
 	if n, _ := own.count("expectation.missed", "k"); n != 0 {
 		t.Fatal("fired before the kill")
 	}
-	if out := runCLI(t, bin, "expectations", "list", "--config", cfg, "--json"); !strings.Contains(out, `"open": 1`) {
+	if out := runCLI(t, s.bin, "expectations", "list", "--config", s.cfg, "--json"); !strings.Contains(out, `"open": 1`) {
 		t.Fatalf("expectations list while stopped: %s", out)
 	}
 	time.Sleep(within + 3*time.Second) // the timer expires while nothing runs, and is late
-	p2 := startProcess(t, bin, cfg, filepath.Join(dir, "run2.log"))
-	p2.waitReady(t, admin, 10*time.Second)
+	p2 := s.start(t, "run2.log")
 	if !testutil.WaitFor(15*time.Second, func() bool { n, _ := own.count("expectation.missed", "k"); return n > 0 }) {
 		t.Fatalf("the timer did not fire after the restart\n%s", p2.logTail())
 	}
@@ -250,17 +272,9 @@ func TestProcessExpectationTwoInstances(t *testing.T) {
 // A receiver with a short expect_traffic emits receiver.silent once when
 // no callback comes, and receiver.resumed on the next one.
 func TestProcessReceiverSilent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	own, hookURL := newOwnEvents(t)
-	listen, admin := freeAddr(t), freeAddr(t)
-	cfg := filepath.Join(dir, "rules.yaml")
-	writeFile(t, cfg, fmt.Sprintf(expectConfig, listen, admin, filepath.Join(dir, "sb.db"), ", expect_traffic: 2s", hookURL, time.Hour))
-	p := startProcess(t, bin, cfg, filepath.Join(dir, "run.log"))
-	p.waitReady(t, admin, 10*time.Second)
+	s := newOwnServe(t, expecting(", expect_traffic: 2s", time.Hour))
+	p := s.start(t, "run.log")
+	own, listen := s.own, s.listen
 	if !testutil.WaitFor(10*time.Second, func() bool { c, _ := own.count("receiver.silent", "t"); return c > 0 }) {
 		t.Fatalf("no receiver.silent\n%s", p.logTail())
 	}

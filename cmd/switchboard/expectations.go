@@ -19,12 +19,8 @@ The store is the one named in the configuration (--config), read directly.
 `
 
 func cmdExpectations(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || helpAsked(args[:1]) || args[0] == "help" {
-		fmt.Fprint(stdout, expectationsUsage)
-		if len(args) == 0 {
-			return exitError{"no subcommand"}
-		}
-		return nil
+	if done, err := usageWithout(args, expectationsUsage, stdout); done {
+		return err
 	}
 	if sub := args[0]; sub != "list" && sub != "ls" {
 		fmt.Fprintf(stderr, "switchboard expectations: unknown subcommand %q\n\n%s", sub, expectationsUsage)

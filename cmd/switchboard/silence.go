@@ -32,12 +32,8 @@ added or expired. The store is the one named in the configuration
 `
 
 func cmdSilence(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || helpAsked(args[:1]) || args[0] == "help" {
-		fmt.Fprint(stdout, silenceUsage)
-		if len(args) == 0 {
-			return exitError{"no subcommand"}
-		}
-		return nil
+	if done, err := usageWithout(args, silenceUsage, stdout); done {
+		return err
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,15 +15,8 @@ import (
 // leaves other deliveries alone, and stops applying when it is expired by
 // command or ends on its own.
 func TestProcessSilence(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	own, hookURL := newOwnEvents(t)
-	listen, admin := freeAddr(t), freeAddr(t)
-	cfg := filepath.Join(dir, "rules.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`listen: %s
+	s := newOwnServe(t, func(listen, admin, store, hook string) string {
+		return fmt.Sprintf(`listen: %s
 admin: %s
 store: %q
 receivers:
@@ -36,9 +28,10 @@ sinks:
     retry: {initial_backoff: 100ms, max_backoff: 1s}
 rules:
   - {name: all, when: "true", to: [hook]}
-`, listen, admin, filepath.Join(dir, "sb.db"), hookURL))
-	p := startProcess(t, bin, cfg, filepath.Join(dir, "run.log"))
-	p.waitReady(t, admin, 10*time.Second)
+`, listen, admin, store, hook)
+	})
+	p := s.start(t, "run.log")
+	own, listen, bin, cfg := s.own, s.listen, s.bin, s.cfg
 	delivered := func(subject string) bool { n, _ := own.count("test", subject); return n > 0 }
 	// applied is how long a silence may take to apply on a running
 	// instance: it reads them every second.

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/store"
@@ -17,30 +16,11 @@ var silencesEvery = time.Second
 // called; stop waits for it to end. The first read happens before it
 // returns, so silences apply from the first callback.
 func (o *operations) startSilences(st *store.Store) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	refresh := func() {
+	refresh := func(ctx context.Context) {
 		if err := st.RefreshSilences(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			o.log.Error("silences: read the silences in force (the last read stay in force)", "err", err)
 		}
 	}
-	refresh()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(silencesEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				refresh()
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		wg.Wait()
-	}
+	refresh(context.Background())
+	return every(silencesEvery, silencesEvery, refresh)
 }
