@@ -129,7 +129,7 @@ func deliveriesList(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flags("deliveries list", stderr)
 	lf := newLogFlags(fs)
 	var f store.Filter
-	fs.StringVar(&f.State, "state", "", "only deliveries in this state: pending, delivered, dead, suppressed, no_sink")
+	fs.StringVar(&f.State, "state", "", "only deliveries in this state: pending, delivered, dead, suppressed, silenced, no_sink")
 	fs.StringVar(&f.Sink, "sink", "", "only deliveries to this sink")
 	fs.StringVar(&f.Rule, "rule", "", "only deliveries of this rule")
 	fs.StringVar(&f.Subject, "subject", "", "only deliveries of events with this subject (the vendor's transaction id)")

@@ -23,14 +23,14 @@ var version = ""
 const usage = `Usage: switchboard <command> [flags]
 
 Commands:
-  serve       run the service
-  check       validate the configuration (--tests: run rule tests)
-  test        run a recorded callback through a receiver and the rules, without delivering
-  migrate     bring the store's schema up to date
-  deliveries  list, show and retry deliveries (the delivery log)
+  serve         run the service
+  check         validate the configuration (--tests: run rule tests)
+  test          run a recorded callback through a receiver and the rules, without delivering
+  migrate       bring the store's schema up to date
+  deliveries    list, show and retry deliveries (the delivery log)
   expectations  list the open timers of expectations
-  silence     add, list and expire silences
-  version     print the version
+  silence       add, list and expire silences
+  version       print the version
 
 Run 'switchboard <command> -h' for the flags of a command.
 `
