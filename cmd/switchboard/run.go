@@ -204,6 +204,20 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// usageWithout prints usage when args name no subcommand or ask for help:
+// done reports that the command is answered, with an error when no
+// subcommand was given.
+func usageWithout(args []string, usage string, stdout io.Writer) (done bool, err error) {
+	if len(args) > 0 && !helpAsked(args[:1]) && args[0] != "help" {
+		return false, nil
+	}
+	fmt.Fprint(stdout, usage)
+	if len(args) == 0 {
+		return true, exitError{"no subcommand"}
+	}
+	return true, nil
+}
+
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
 }
