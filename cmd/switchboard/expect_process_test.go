@@ -227,25 +227,42 @@ func TestProcessExpectationKillNine(t *testing.T) {
 	}
 }
 
-// Two instances on one Postgres fire each timer once.
-func TestProcessExpectationTwoInstances(t *testing.T) {
+// instances are serve processes on one Postgres schema, their webhook
+// shared.
+type instances struct {
+	bin           string
+	cfgs, listens []string
+	own           *ownEvents
+}
+
+// startInstances starts n serve processes on a new Postgres schema (or
+// skips t without one), each with the configuration config makes.
+func startInstances(t *testing.T, n int, config func(listen, admin, store, hook string) string) *instances {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
 	dsn, _ := testPostgresSchema(t)
-	bin := buildBinary(t)
+	in := &instances{bin: buildBinary(t)}
 	dir := t.TempDir()
-	own, hookURL := newOwnEvents(t)
-	const within = 2 * time.Second
-	var listens []string
-	for i := range 2 {
+	var hook string
+	in.own, hook = newOwnEvents(t)
+	for i := range n {
 		listen, admin := freeAddr(t), freeAddr(t)
 		cfg := filepath.Join(dir, fmt.Sprintf("rules%d.yaml", i))
-		writeFile(t, cfg, fmt.Sprintf(expectConfig, listen, admin, dsn, "", hookURL, within))
-		p := startProcess(t, bin, cfg, filepath.Join(dir, fmt.Sprintf("run%d.log", i)))
+		writeFile(t, cfg, config(listen, admin, dsn, hook))
+		p := startProcess(t, in.bin, cfg, filepath.Join(dir, fmt.Sprintf("run%d.log", i)))
 		p.waitReady(t, admin, 20*time.Second)
-		listens = append(listens, listen)
+		in.cfgs, in.listens = append(in.cfgs, cfg), append(in.listens, listen)
 	}
+	return in
+}
+
+// Two instances on one Postgres fire each timer once.
+func TestProcessExpectationTwoInstances(t *testing.T) {
+	const within = 2 * time.Second
+	in := startInstances(t, 2, expecting("", within))
+	own, listens := in.own, in.listens
 	const n = 40
 	for i := range n {
 		postTest(t, listens[i%2], fmt.Sprintf("s%02d", i), "pending", false)

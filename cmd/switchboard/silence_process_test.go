@@ -15,21 +15,7 @@ import (
 // leaves other deliveries alone, and stops applying when it is expired by
 // command or ends on its own.
 func TestProcessSilence(t *testing.T) {
-	s := newOwnServe(t, func(listen, admin, store, hook string) string {
-		return fmt.Sprintf(`listen: %s
-admin: %s
-store: %q
-receivers:
-  t: {type: test}
-sinks:
-  hook:
-    type: webhook
-    url: %s
-    retry: {initial_backoff: 100ms, max_backoff: 1s}
-rules:
-  - {name: all, when: "true", to: [hook]}
-`, listen, admin, store, hook)
-	})
+	s := newOwnServe(t, silenceConfig)
 	p := s.start(t, "run.log")
 	own, listen, bin, cfg := s.own, s.listen, s.bin, s.cfg
 	delivered := func(subject string) bool { n, _ := own.count("test", subject); return n > 0 }
@@ -90,6 +76,46 @@ rules:
 	}
 	if delivered("quiet-3") {
 		t.Error("quiet-3, posted while the short silence was in force, was sent")
+	}
+}
+
+// silenceConfig sends every event to the webhook.
+func silenceConfig(listen, admin, store, hook string) string {
+	return fmt.Sprintf(`listen: %s
+admin: %s
+store: %q
+receivers:
+  t: {type: test}
+sinks:
+  hook:
+    type: webhook
+    url: %s
+    retry: {initial_backoff: 100ms, max_backoff: 1s}
+rules:
+  - {name: all, when: "true", to: [hook]}
+`, listen, admin, store, hook)
+}
+
+// A silence added through one instance's configuration applies within a
+// second on another instance on the same Postgres.
+func TestProcessSilenceTwoInstances(t *testing.T) {
+	in := startInstances(t, 2, silenceConfig)
+	runCLI(t, in.bin, "silence", "add", "--config", in.cfgs[0], "--match", `subject == "quiet"`, "--for", "1h", "--comment", "known")
+	time.Sleep(2 * time.Second) // every instance reads the silences each second
+	postTest(t, in.listens[1], "quiet", "failure", true)
+	postTest(t, in.listens[1], "loud", "failure", true)
+	if !testutil.WaitFor(10*time.Second, func() bool { n, _ := in.own.count("test", "loud"); return n > 0 }) {
+		t.Fatal("the delivery the silence does not match was not sent")
+	}
+	var list struct {
+		Deliveries []struct{ Subject, State string }
+	}
+	out := runCLI(t, in.bin, "deliveries", "list", "--config", in.cfgs[0], "--json", "--state", "silenced")
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Deliveries) != 1 || list.Deliveries[0].Subject != "quiet" {
+		t.Errorf("silenced deliveries: %s (%v), want quiet's", out, err)
+	}
+	if n, _ := in.own.count("test", "quiet"); n != 0 {
+		t.Error("the silenced delivery was sent")
 	}
 }
 
