@@ -44,10 +44,10 @@ type Service struct {
 	// have their defaults.
 	Retention Retention `yaml:"retention"`
 	// ExpectGrace is how long after start expectation timers that are due
-	// are held before they fire, so that a final status the vendor retries
-	// after an outage of Switchboard cancels its timer instead of raising a
-	// false alarm. Decoded over DefaultExpectGrace; an explicit 0 holds
-	// none.
+	// are held before they fire (and receivers are judged silent), so that
+	// a final status the vendor retries after an outage of Switchboard
+	// cancels its timer instead of raising a false alarm. Decoded over
+	// DefaultExpectGrace; an explicit 0 holds none.
 	ExpectGrace Duration `yaml:"expect_grace"`
 }
 

@@ -73,10 +73,9 @@ func str(v any) string {
 	return s
 }
 
-// Missed is the event of a timer that fired: source switchboard, subject the
-// transaction, data the expectation, when it started and the last event
-// seen for the subject. x is the expectation as configured now (nil if a
-// reload removed it).
+// Missed is the event of a timer of expectation x that fired: source
+// switchboard, subject the transaction, data the expectation, when it
+// started and the last event seen for the subject.
 func Missed(t store.Timer, x *rules.Expectation, now time.Time) *event.Event {
 	within := t.DueAt.Sub(t.StartedAt)
 	data := map[string]any{
@@ -86,18 +85,15 @@ func Missed(t store.Timer, x *rules.Expectation, now time.Time) *event.Event {
 		"due_at":      t.DueAt,
 		"within":      within.String(),
 		"started_by":  t.EventID,
-	}
-	then := "event that stops it"
-	if x != nil {
-		data["after"], data["then"] = x.After, x.Then
-		then = "event matching `" + x.Then + "`"
+		"after":       x.After,
+		"then":        x.Then,
 	}
 	if l := t.Last; l != nil {
 		data["last_event"] = map[string]any{"id": l.ID, "type": l.Type, "status": l.Status, "received_at": l.ReceivedAt}
 	}
 	ev := &event.Event{
 		Source: rules.Source, Type: TypeMissed, Subject: t.Subject, Status: event.StatusUnknown,
-		Description: fmt.Sprintf("no %s within %s (since %s)", then, within, t.StartedAt.UTC().Format(time.RFC3339)),
+		Description: fmt.Sprintf("no event matching `%s` within %s (since %s)", x.Then, within, t.StartedAt.UTC().Format(time.RFC3339)),
 		Time:        t.DueAt, Data: data,
 		DedupKey: fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d", TypeMissed, t.Source, t.Subject, t.Expectation, t.StartedAt.UnixMilli()),
 	}

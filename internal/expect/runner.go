@@ -112,11 +112,14 @@ func (r *Runner) Round(ctx context.Context) {
 	if c == nil {
 		return
 	}
-	r.traffic(ctx, c)
-	if r.now().Sub(r.started) < c.Grace {
-		return // a delayed final status may still be on its way
+	// After a start, callbacks the vendors retry may still be on their
+	// way: a final status that cancels a timer, a callback that shows a
+	// receiver is not silent.
+	settled := r.now().Sub(r.started) >= c.Grace
+	r.traffic(ctx, c, settled)
+	if settled {
+		r.fire(ctx, c)
 	}
-	r.fire(ctx, c)
 }
 
 func (r *Runner) fire(ctx context.Context, c *Config) {
@@ -132,7 +135,11 @@ func (r *Runner) fire(ctx context.Context, c *Config) {
 		}
 		now := r.now()
 		fired, res, err := r.st.FireTimers(ctx, batch, func(t store.Timer) *event.Event {
-			return Missed(t, byName[t.Expectation], now)
+			x := byName[t.Expectation]
+			if x == nil {
+				return nil // removed from the configuration: nothing is expected any more
+			}
+			return Missed(t, x, now)
 		}, c.Router.Route, r.h)
 		if err != nil {
 			r.fail(err, "expectations: fire timers")
@@ -141,6 +148,10 @@ func (r *Runner) fire(ctx context.Context, c *Config) {
 		for _, t := range fired {
 			late := now.Sub(t.DueAt)
 			attrs := []any{"expectation", t.Expectation, "source", t.Source, "subject", t.Subject, "started_at", t.StartedAt}
+			if byName[t.Expectation] == nil {
+				r.log.Info("timer of an expectation no longer configured dropped", attrs...)
+				continue
+			}
 			if late > 2*Every {
 				r.log.Warn("expectation missed, fired late (switchboard was not running or behind)", append(attrs, "late", late)...)
 			} else {
@@ -158,9 +169,9 @@ func (r *Runner) fire(ctx context.Context, c *Config) {
 }
 
 // traffic records each watched receiver's latest callback, emitting
-// receiver.resumed for one that was silent, and receiver.silent for one
-// quiet for its expect_traffic.
-func (r *Runner) traffic(ctx context.Context, c *Config) {
+// receiver.resumed for one that was silent, and, if judge, receiver.silent
+// for one quiet for its expect_traffic.
+func (r *Runner) traffic(ctx context.Context, c *Config, judge bool) {
 	for name, quiet := range c.Traffic {
 		if !r.watched[name] {
 			if err := r.st.WatchTraffic(ctx, name); err != nil {
@@ -184,6 +195,9 @@ func (r *Runner) traffic(ctx context.Context, c *Config) {
 				}
 				continue
 			}
+		}
+		if !judge {
+			continue
 		}
 		if due, err := r.st.QuietDue(ctx, name, quiet); err != nil || !due {
 			r.fail(err, "expect_traffic: look for silence", "receiver", name)

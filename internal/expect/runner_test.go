@@ -133,3 +133,45 @@ func TestRunnerTraffic(t *testing.T) {
 		t.Errorf("own deliveries %q, want %q", got, want)
 	}
 }
+
+// A timer whose expectation a reload removed is dropped when due, without
+// an event: nothing is expected any more.
+func TestRunnerRemovedExpectation(t *testing.T) {
+	r, st, c := setup(t, 0)
+	ctx := context.Background()
+	if _, err := st.Ingest(ctx, []*event.Event{pending(c, "R1")}, r.cfg.Load().Router.Route, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := rules.Parse("rules.yaml", strings.NewReader(strings.Split(config, "expect:")[0]), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Update(&Config{Router: f.Router})
+	c.add(16 * time.Minute)
+	r.Round(ctx)
+	if got := own(t, st); len(got) != 0 {
+		t.Errorf("fired for a removed expectation: %q", got)
+	}
+	if n, err := st.OpenTimers(ctx); err != nil || n != 0 {
+		t.Errorf("open timers %d, %v; want the due one dropped", n, err)
+	}
+}
+
+// Right after a start, a receiver is not judged silent: the vendors'
+// retries may be on their way.
+func TestRunnerTrafficGrace(t *testing.T) {
+	r, st, c := setup(t, 5*time.Minute)
+	ctx := context.Background()
+	r.Round(ctx)
+	c.add(31 * time.Minute)
+	r.started = c.now().Add(-time.Minute) // as if restarted a minute ago
+	r.Round(ctx)
+	if got := own(t, st); len(got) != 0 {
+		t.Fatalf("silent within the grace: %q", got)
+	}
+	c.add(5 * time.Minute)
+	r.Round(ctx)
+	if got := own(t, st); len(got) != 1 || !strings.HasPrefix(got[0], "Receiver ts: no accepted callback") {
+		t.Errorf("own deliveries %q, want receiver.silent", got)
+	}
+}

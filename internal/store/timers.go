@@ -89,8 +89,9 @@ func (s *Store) timerNames(ctx context.Context, tx *wtx, q string, args []any, n
 // FireTimers fires up to limit timers that are due: in one transaction it
 // deletes them (on Postgres skipping those another instance is firing, so
 // each fires once), makes each one's event with mk and stores those events
-// as intake does, routed by plan, their deliveries offered to h. It returns
-// the timers fired and what their intake stored.
+// as intake does, routed by plan, their deliveries offered to h. A timer
+// for which mk returns nil is deleted without an event. It returns the
+// timers fired and what their intake stored.
 func (s *Store) FireTimers(ctx context.Context, limit int, mk func(Timer) *event.Event, plan Planner, h Handoff) ([]Timer, *IngestResult, error) {
 	var fired []Timer
 	res, err := s.emit(ctx, plan, h, func(ctx context.Context, tx *wtx) ([]*event.Event, error) {
@@ -98,9 +99,11 @@ func (s *Store) FireTimers(ctx context.Context, limit int, mk func(Timer) *event
 		if fired, err = s.claimTimers(ctx, tx, limit); err != nil {
 			return nil, err
 		}
-		evs := make([]*event.Event, len(fired))
-		for i, t := range fired {
-			evs[i] = mk(t)
+		var evs []*event.Event
+		for _, t := range fired {
+			if ev := mk(t); ev != nil {
+				evs = append(evs, ev)
+			}
 		}
 		return evs, nil
 	})
