@@ -252,3 +252,48 @@ func testTraffic(t *testing.T, open func(testing.TB, *clock) *Store) {
 		t.Errorf("%d events of switchboard stored (%v), want silent and resumed", n, err)
 	}
 }
+
+// Retention keeps the state of a subject with an open timer, so the event
+// that stops the timer is routed as one with history; other subjects
+// without events go.
+func TestPruneKeepsTimerSubjects(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1700000000, 0)}
+			st := open(t, c)
+			ctx := context.Background()
+			noDeliveries := func(ev *event.Event) rules.Result {
+				res := expecting(ev)
+				res.Matches = nil
+				return res
+			}
+			waiting := eventAt(c, "waiting", 1)
+			waiting.Status, waiting.Final = "pending", false
+			for _, ev := range []*event.Event{waiting, eventAt(c, "done", 1)} {
+				if _, err := st.Ingest(ctx, []*event.Event{ev}, noDeliveries, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.add(8 * 24 * time.Hour)
+			if _, err := st.Prune(ctx, Retention{Delivered: 7 * 24 * time.Hour, Dead: 30 * 24 * time.Hour, Batch: 10}, nil); err != nil {
+				t.Fatal(err)
+			}
+			var subjects []string
+			rows, err := st.read.Query(`SELECT subject FROM subjects ORDER BY subject`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				subjects = append(subjects, s)
+			}
+			if len(subjects) != 1 || subjects[0] != "waiting" || count(t, st, "events") != 0 {
+				t.Errorf("subjects left %v, events %d; want only waiting's state", subjects, count(t, st, "events"))
+			}
+		})
+	}
+}
