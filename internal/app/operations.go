@@ -40,6 +40,7 @@ func (o *operations) serverMetrics() server.Metrics {
 		Match:     o.metrics.Match,
 		Throttled: o.metrics.Throttled,
 		Timers:    o.metrics.Timers,
+		Silenced:  o.metrics.Silenced,
 	}
 }
 

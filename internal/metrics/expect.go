@@ -18,6 +18,9 @@ func (m *Metrics) Timers(started, cancelled []string) {
 	}
 }
 
+// Silenced counts n deliveries a silence held back (server.Metrics.Silenced).
+func (m *Metrics) Silenced(n int) { m.silenced.Add(float64(n)) }
+
 // TimerFired counts a timer of expectation that fired.
 func (m *Metrics) TimerFired(expectation string) {
 	m.timers.WithLabelValues(expectation, "fired").Inc()

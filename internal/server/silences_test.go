@@ -37,6 +37,9 @@ func TestAPISilences(t *testing.T) {
 	id := list.Silences[0].ID
 	e.callback(t, "quiet", "failure") // a pending, b silenced, c pending
 	e.callback(t, "loud", "failure")
+	if n := e.counts.get("silenced"); n != 1 {
+		t.Errorf("Silenced hook counted %d, want 1", n)
+	}
 	var ds listReply
 	e.do(t, "GET", "/api/deliveries?state=silenced", &ds)
 	if len(ds.Deliveries) != 1 || ds.Deliveries[0].Subject != "quiet" || ds.Deliveries[0].Sink != "b" {
