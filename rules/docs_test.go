@@ -14,9 +14,10 @@ import (
 	"github.com/switchboard/switchboard/receivers/telesign"
 )
 
-var docExpr = regexp.MustCompile(`(?m)^\s*(?:- )?(when|key): (.+?)\s*(?:#.*)?$`)
+var docExpr = regexp.MustCompile(`(?m)^\s*(?:- )?(when|key|after|then): (.+?)\s*(?:#.*)?$`)
 
-// Every condition and throttle key shown in the docs compiles.
+// Every condition (of a rule or an expectation) and throttle key shown in
+// the docs compiles.
 func TestDocExamplesCompile(t *testing.T) {
 	for _, doc := range []string{filepath.Join("..", "docs", "rules.md"), filepath.Join("..", "README.md")} {
 		b, err := os.ReadFile(doc)
@@ -31,7 +32,7 @@ func TestDocExamplesCompile(t *testing.T) {
 			}
 			n++
 			var cfg string
-			if m[1] == "when" {
+			if m[1] != "key" { // a condition: when, or an expectation's after or then
 				cfg = fmt.Sprintf("sinks: {a: {type: log}}\nrules:\n  - name: r\n    to: [a]\n    when: %s\n", src)
 			} else {
 				cfg = fmt.Sprintf("sinks: {a: {type: log}}\nrules:\n  - name: r\n    to: [a]\n    when: 'true'\n    throttle: {window: 1m, key: %s}\n", quoteYAML(src))
