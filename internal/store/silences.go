@@ -108,14 +108,25 @@ func (s *Store) Silences(ctx context.Context, all bool) ([]Silence, error) {
 
 // RefreshSilences reads the silences in force and makes intake apply them.
 // Every instance calls it about every second, so a silence added or
-// expired anywhere applies everywhere within that time.
+// expired anywhere applies everywhere within that time. A matcher is
+// compiled once, when its silence is first read.
 func (s *Store) RefreshSilences(ctx context.Context) error {
 	sls, err := s.Silences(ctx, false)
 	if err != nil {
 		return err
 	}
-	var in []*active
+	known := map[string]*active{}
+	if p := s.silences.Load(); p != nil {
+		for _, a := range *p {
+			known[a.ID] = a
+		}
+	}
+	in := make([]*active, 0, len(sls))
 	for _, sl := range sls {
+		if a, ok := known[sl.ID]; ok && a.EndsAt.Equal(sl.EndsAt) {
+			in = append(in, a)
+			continue
+		}
 		c, err := rules.CompileCondition(sl.Match)
 		if err != nil {
 			s.log.Error("silence matcher does not compile, ignored", "silence", sl.ID, "err", err)
