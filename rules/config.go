@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -27,7 +28,7 @@ type File struct {
 	config.Service // with defaults for the settings left out
 	redactor       *config.Redactor
 
-	Receivers []Component
+	Receivers []ReceiverComponent
 	Sinks     []SinkComponent
 	Router    *Router
 }
@@ -43,6 +44,15 @@ type Component struct {
 
 // Section names the component in error messages (`sink "ops-slack"`).
 func (c Component) Section(kind string) string { return fmt.Sprintf("%s %q", kind, c.Name) }
+
+// ReceiverComponent is a receiver section with the settings every
+// receiver type shares.
+type ReceiverComponent struct {
+	Component
+	// ExpectTraffic is how long the receiver may accept no callback before
+	// Switchboard emits receiver.silent; zero watches nothing.
+	ExpectTraffic time.Duration
+}
 
 // SinkComponent is a sink section with the delivery settings every sink
 // type shares.
@@ -92,6 +102,7 @@ type raw struct {
 	Receivers      yaml.Node `yaml:"receivers"`
 	Sinks          yaml.Node `yaml:"sinks"`
 	Rules          yaml.Node `yaml:"rules"`
+	Expect         yaml.Node `yaml:"expect"`
 }
 
 func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors {
@@ -106,7 +117,7 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 	errs := config.DuplicateKeys(&doc)
 	errs = append(errs, config.Expand(&doc, f.redactor.Lookup(lookup))...)
 	defer func() { f.redactor.Redact(errs) }() // errors quote values; some are secrets
-	top := raw{Service: config.Service{Retention: config.DefaultRetention()}}
+	top := raw{Service: config.Service{Retention: config.DefaultRetention(), ExpectGrace: config.Duration(config.DefaultExpectGrace)}}
 	if err := config.Decode(&doc, &top); err != nil {
 		errs = append(errs, config.AsErrors(err, 0, "")...)
 	}
@@ -121,7 +132,11 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 
 	recvs, es := components(&top.Receivers, "receiver")
 	errs = append(errs, es...)
-	f.Receivers = recvs
+	for _, c := range recvs {
+		rc, es := receiverComponent(c)
+		errs = append(errs, es...)
+		f.Receivers = append(f.Receivers, rc)
+	}
 	sinks, es := components(&top.Sinks, "sink")
 	errs = append(errs, es...)
 	for _, c := range sinks {
@@ -134,6 +149,8 @@ func (f *File) parse(b []byte, lookup func(string) (string, bool)) config.Errors
 		markups[s.Name] = MarkupOf(s.Type)
 	}
 	router, es := compileRules(&top.Rules, markups)
+	errs = append(errs, es...)
+	router.expects, es = compileExpectations(&top.Expect)
 	errs = append(errs, es...)
 	f.Router = router
 	return errs
@@ -195,6 +212,39 @@ func sinkComponent(c Component) (SinkComponent, config.Errors) {
 		return sc, config.AsErrors(err, c.Line, c.Section("sink"))
 	}
 	return sc, nil
+}
+
+// receiverSettings are the settings every receiver type shares, taken out
+// of its section before the type's own decoder sees it.
+type receiverSettings struct {
+	ExpectTraffic config.Duration `yaml:"expect_traffic"`
+}
+
+// receiverComponent takes the shared settings (expect_traffic) out of a
+// receiver section.
+func receiverComponent(c Component) (ReceiverComponent, config.Errors) {
+	rc := ReceiverComponent{Component: c}
+	common := &yaml.Node{Kind: yaml.MappingNode, Line: c.Node.Line}
+	rest := &yaml.Node{Kind: yaml.MappingNode, Line: c.Node.Line, Column: c.Node.Column}
+	line := c.Line
+	for j := 0; j+1 < len(c.Node.Content); j += 2 {
+		if c.Node.Content[j].Value == "expect_traffic" {
+			common.Content = append(common.Content, c.Node.Content[j], c.Node.Content[j+1])
+			line = c.Node.Content[j+1].Line
+		} else {
+			rest.Content = append(rest.Content, c.Node.Content[j], c.Node.Content[j+1])
+		}
+	}
+	rc.Node = rest
+	var set receiverSettings
+	if err := config.Decode(common, &set); err != nil {
+		return rc, config.AsErrors(err, line, c.Section("receiver"))
+	}
+	if set.ExpectTraffic < 0 {
+		return rc, config.Errors{config.Errorf(line, c.Section("receiver"), "expect_traffic must be positive (e.g. 30m)")}
+	}
+	rc.ExpectTraffic = time.Duration(set.ExpectTraffic)
+	return rc, nil
 }
 
 func validName(s string) bool {

@@ -14,10 +14,11 @@ import (
 	"github.com/switchboard/switchboard/receivers/telesign"
 )
 
-var docExpr = regexp.MustCompile(`(?m)^\s*(?:- )?(when|key|thread): (.+?)\s*(?:#.*)?$`)
+var docExpr = regexp.MustCompile(`(?m)^\s*(?:- )?(when|key|thread|after|then): (.+?)\s*(?:#.*)?$`)
 
-// Every condition, throttle key and thread key shown in the docs compiles
-// (a thread key is compiled as a throttle key is).
+// Every condition (of a rule or an expectation), throttle key and thread
+// key shown in the docs compiles (a thread key is compiled as a throttle
+// key is).
 func TestDocExamplesCompile(t *testing.T) {
 	for _, doc := range []string{filepath.Join("..", "docs", "rules.md"), filepath.Join("..", "README.md")} {
 		b, err := os.ReadFile(doc)
@@ -32,7 +33,7 @@ func TestDocExamplesCompile(t *testing.T) {
 			}
 			n++
 			var cfg string
-			if m[1] == "when" {
+			if m[1] != "key" && m[1] != "thread" { // a condition: when, or an expectation's after or then
 				cfg = fmt.Sprintf("sinks: {a: {type: log}}\nrules:\n  - name: r\n    to: [a]\n    when: %s\n", src)
 			} else {
 				cfg = fmt.Sprintf("sinks: {a: {type: log}}\nrules:\n  - name: r\n    to: [a]\n    when: 'true'\n    throttle: {window: 1m, key: %s}\n", quoteYAML(src))

@@ -14,6 +14,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(validConfig)
 	f.Add(routingSinks + "rules:\n  - {name: r, when: 'status == \"failure\"', to: [a], throttle: {key: 'data.DestinationFax', window: 10m}, text: '{{ .suppressed }}'}\n")
 	f.Add(routingSinks + "rules:\n  - {name: r, when: 'any(data.errors ?? [], .code == 1) || code in [1, 2]', to: [a, b], stop: true}\n")
+	f.Add(expectConfig)
 	if b, err := os.ReadFile(filepath.Join("..", "rules.example.yaml")); err == nil {
 		f.Add(string(b))
 	}

@@ -16,9 +16,10 @@ import (
 // Router holds the compiled rules of one configuration, in order. It is
 // immutable and safe for concurrent use.
 type Router struct {
-	rules []*Rule
-	index *index // nil: every rule is a candidate for every event
-	vms   sync.Pool
+	rules   []*Rule
+	expects []*Expectation
+	index   *index // nil: every rule is a candidate for every event
+	vms     sync.Pool
 	// threads are the thread keys of the sinks that thread their
 	// messages, by sink name (see SetThreads).
 	threads map[string]*Key
@@ -72,6 +73,9 @@ type Result struct {
 	Matched []string
 	// Stopped names the rule whose stop: true ended evaluation, if any.
 	Stopped string
+	// Expect is what the event does to the timers of the expectations for
+	// its subject; nil when it starts and stops none.
+	Expect []ExpectAction
 }
 
 // Route evaluates the rules in order against ev. Every match fires; a
@@ -87,7 +91,7 @@ func (r *Router) Route(ev *event.Event) Result {
 	var res Result
 	cands := r.index.candidates(ev, len(r.rules))
 	i, ok := cands.next()
-	if !ok {
+	if !ok && len(r.expects) == 0 {
 		return res // no rule can match: no environment, no VM
 	}
 	env := ev.Map()
@@ -96,6 +100,9 @@ func (r *Router) Route(ev *event.Event) Result {
 		m = &vm.VM{}
 	}
 	defer r.vms.Put(m)
+	if len(r.expects) > 0 {
+		r.expect(m, ev, env, &res)
+	}
 	for ; ok; i, ok = cands.next() {
 		rule := r.rules[i]
 		out, err := m.Run(rule.program, env)

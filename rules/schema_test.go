@@ -187,6 +187,9 @@ func TestSchemaKeysMatchConfig(t *testing.T) {
 		t.Fatalf("schema has no %s of type %q", def, typ)
 		return nil
 	}
+	receiverKeys := func(cfg any) []string {
+		return append(yamlKeys(reflect.TypeOf(cfg)), yamlKeys(reflect.TypeOf(receiverSettings{}))...)
+	}
 	sinkKeys := func(cfg any) []string {
 		return append(yamlKeys(reflect.TypeOf(cfg)), yamlKeys(reflect.TypeOf(config.Delivery{}))...)
 	}
@@ -200,8 +203,9 @@ func TestSchemaKeysMatchConfig(t *testing.T) {
 		{"rule", defs["rule"], yamlKeys(reflect.TypeOf(ruleSpec{}))},
 		{"throttle", prop(defs["rule"], "throttle"), yamlKeys(reflect.TypeOf(throttleSpec{}))},
 		{"retry", defs["retry"], yamlKeys(reflect.TypeOf(config.Retry{}))},
-		{"interfax receiver", branch("receiver", "interfax"), yamlKeys(reflect.TypeOf(interfax.Config{}))},
-		{"telesign receiver", branch("receiver", "telesign"), yamlKeys(reflect.TypeOf(telesign.Config{}))},
+		{"expectation", defs["expectation"], yamlKeys(reflect.TypeOf(expectSpec{}))},
+		{"interfax receiver", branch("receiver", "interfax"), receiverKeys(interfax.Config{})},
+		{"telesign receiver", branch("receiver", "telesign"), receiverKeys(telesign.Config{})},
 		{"slack sink", branch("sink", "slack"), sinkKeys(slack.Config{})},
 		{"email sink", branch("sink", "email"), sinkKeys(email.Config{})},
 		{"email smtp", prop(branch("sink", "email"), "smtp"), yamlKeys(reflect.TypeOf(email.SMTP{}))},

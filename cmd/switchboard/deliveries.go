@@ -33,12 +33,8 @@ this works whether serve is running or not.
 `
 
 func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || helpAsked(args[:1]) || args[0] == "help" {
-		fmt.Fprint(stdout, deliveriesUsage)
-		if len(args) == 0 {
-			return exitError{"no subcommand"}
-		}
-		return nil
+	if done, err := usageWithout(args, deliveriesUsage, stdout); done {
+		return err
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
@@ -119,7 +115,7 @@ func deliveriesList(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flags("deliveries list", stderr)
 	lf := newLogFlags(fs)
 	var f store.Filter
-	fs.StringVar(&f.State, "state", "", "only deliveries in this state: pending, delivered, dead, suppressed, no_sink")
+	fs.StringVar(&f.State, "state", "", "only deliveries in this state: pending, delivered, dead, suppressed, silenced, no_sink")
 	fs.StringVar(&f.Sink, "sink", "", "only deliveries to this sink")
 	fs.StringVar(&f.Rule, "rule", "", "only deliveries of this rule")
 	fs.StringVar(&f.Subject, "subject", "", "only deliveries of events with this subject (the vendor's transaction id)")
@@ -320,8 +316,8 @@ func deliveriesRetry(ctx context.Context, args []string, stdout, stderr io.Write
 				notRetried = append(notRetried, skipped{id, "not found"})
 			case err != nil:
 				return err
-			case d.State != store.StateDead:
-				notRetried = append(notRetried, skipped{id, d.State + ", not dead"})
+			case d.State != store.StateDead && d.State != store.StateSilenced:
+				notRetried = append(notRetried, skipped{id, d.State + ", not dead or silenced"})
 			default:
 				todo = append(todo, id)
 			}

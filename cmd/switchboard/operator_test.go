@@ -448,7 +448,7 @@ rules:
 	if got := e.metric(`switchboard_queue_depth{sink="ops-slack",state="dead"}`); got != 0 {
 		t.Errorf("ops-slack dead queue = %v", got)
 	}
-	if out, err := e.cli("deliveries", "retry", id, "--config", e.cfg); err == nil || !strings.Contains(out, "delivered, not dead") {
+	if out, err := e.cli("deliveries", "retry", id, "--config", e.cfg); err == nil || !strings.Contains(out, "delivered, not dead or silenced") {
 		t.Errorf("retry of a delivered one: %v\n%s", err, out)
 	}
 

@@ -23,12 +23,14 @@ var version = ""
 const usage = `Usage: switchboard <command> [flags]
 
 Commands:
-  serve       run the service
-  check       validate the configuration (--tests: run rule tests)
-  test        run a recorded callback through a receiver and the rules, without delivering
-  migrate     bring the store's schema up to date
-  deliveries  list, show and retry deliveries (the delivery log)
-  version     print the version
+  serve         run the service
+  check         validate the configuration (--tests: run rule tests)
+  test          run a recorded callback through a receiver and the rules, without delivering
+  migrate       bring the store's schema up to date
+  deliveries    list, show and retry deliveries (the delivery log)
+  expectations  list the open timers of expectations
+  silence       add, list and expire silences
+  version       print the version
 
 Run 'switchboard <command> -h' for the flags of a command.
 `
@@ -47,6 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCheck(rest, stdout, stderr)
 	case "deliveries":
 		return cmdDeliveries(ctx, rest, stdout, stderr)
+	case "silence", "silences":
+		return cmdSilence(ctx, rest, stdout, stderr)
+	case "expectations":
+		return cmdExpectations(ctx, rest, stdout, stderr)
 	case "test":
 		return cmdTest(rest, stdout, stderr)
 	case "migrate":
@@ -187,11 +193,29 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	for _, w := range b.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	fmt.Fprintf(stdout, "%s: OK: %d receivers, %d sinks, %d rules\n", *path, len(b.File.Receivers), len(b.Targets), len(b.File.Router.Rules()))
+	expects := ""
+	if n := len(b.File.Router.Expectations()); n > 0 {
+		expects = fmt.Sprintf(", %d expectations", n)
+	}
+	fmt.Fprintf(stdout, "%s: OK: %d receivers, %d sinks, %d rules%s\n", *path, len(b.File.Receivers), len(b.Targets), len(b.File.Router.Rules()), expects)
 	if *tests != "" {
 		return runRuleTests(b, *tests, stdout, stderr)
 	}
 	return nil
+}
+
+// usageWithout prints usage when args name no subcommand or ask for help:
+// done reports that the command is answered, with an error when no
+// subcommand was given.
+func usageWithout(args []string, usage string, stdout io.Writer) (done bool, err error) {
+	if len(args) > 0 && !helpAsked(args[:1]) && args[0] != "help" {
+		return false, nil
+	}
+	fmt.Fprint(stdout, usage)
+	if len(args) == 0 {
+		return true, exitError{"no subcommand"}
+	}
+	return true, nil
 }
 
 func indent(s string) string {

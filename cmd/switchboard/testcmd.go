@@ -157,6 +157,16 @@ func printDryRun(w io.Writer, res *app.DryRunResult) {
 		for _, e := range ev.Errors {
 			fmt.Fprintf(w, "  error     %s\n", e)
 		}
+		if len(ev.Expectations) > 0 {
+			fmt.Fprintln(w, "expectations:")
+			for _, x := range ev.Expectations {
+				if x.Action == "start" {
+					fmt.Fprintf(w, "  starts    %s: expectation.missed in %s unless an event stops it (a running timer is kept)\n", x.Expectation, x.Within)
+				} else {
+					fmt.Fprintf(w, "  stops     %s\n", x.Expectation)
+				}
+			}
+		}
 		if len(ev.Messages) == 0 {
 			fmt.Fprintln(w, "messages: none")
 			continue

@@ -109,7 +109,7 @@ func TestTestCommandVerify(t *testing.T) {
 
 func TestCheckTests(t *testing.T) {
 	out, stderr, err := runCmd("check", "--config", exampleConfig, "--tests", exampleTests)
-	if err != nil || !strings.Contains(out, "all 6 tests passed") {
+	if err != nil || !strings.Contains(out, "all 7 tests passed") {
 		t.Errorf("example tests: %v\n%s%s", err, out, stderr)
 	}
 
@@ -125,5 +125,27 @@ func TestCheckTests(t *testing.T) {
 	_, stderr, err = runCmd("check", "--config", exampleConfig, "--tests", bad)
 	if err == nil || !strings.Contains(stderr, "missing receiver") {
 		t.Errorf("invalid tests file: %v\n%s", err, stderr)
+	}
+}
+
+// switchboard test shows the expectations an event starts and stops.
+func TestTestCommandExpectations(t *testing.T) {
+	dir := t.TempDir()
+	pending := filepath.Join(dir, "pending.json")
+	if err := os.WriteFile(pending, []byte(`{"status": {"code": 290, "description": "Message in progress"}, "reference_id": "R1", "sub_resource": "sms"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	delivered := filepath.Join("..", "..", "testdata", "examples", "telesign-sms-delivered.json")
+	for file, want := range map[string]string{
+		pending:   "expectations:\n  starts    sms-final-within-15m: expectation.missed in 15m0s unless an event stops it",
+		delivered: "expectations:\n  stops     sms-final-within-15m\n",
+	} {
+		out, stderr, err := runCmd("test", "--config", exampleConfig, "--receiver", "telesign", "--previous-status", "pending", file)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

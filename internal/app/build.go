@@ -81,9 +81,9 @@ func Build(f *rules.File, log *slog.Logger) (*Built, error) {
 		if c.Type == "" {
 			continue // already reported
 		}
-		r, warn, err := b.buildReceiver(c)
+		r, warn, err := b.buildReceiver(c.Component)
 		if err != nil {
-			errs = append(errs, located(f, err, c, "receiver")...)
+			errs = append(errs, located(f, err, c.Component, "receiver")...)
 			continue
 		}
 		if warn != "" {

@@ -65,6 +65,19 @@ type DryRunEvent struct {
 	Messages []DryRunMessage `json:"messages"`
 	// Errors are rules that failed on this event at run time.
 	Errors []string `json:"errors,omitempty"`
+	// Expectations are the timers of expectations the event would start
+	// or stop for its subject.
+	Expectations []DryRunExpectation `json:"expectations,omitempty"`
+}
+
+// DryRunExpectation is what an event does to an expectation's timer.
+type DryRunExpectation struct {
+	Expectation string `json:"expectation"`
+	// Action is "start" (unless a timer runs already, which is kept) or
+	// "stop".
+	Action string `json:"action"`
+	// Within is, for a start, how long until expectation.missed fires.
+	Within string `json:"within,omitempty"`
 }
 
 // DryRunMessage is one delivery: the message as the sink would get it.
@@ -176,6 +189,13 @@ func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
 		}
 		for _, e := range route.Errors {
 			de.Errors = append(de.Errors, e.Error())
+		}
+		for _, a := range route.Expect {
+			x := DryRunExpectation{Expectation: a.Expectation, Action: "stop"}
+			if a.Start {
+				x.Action, x.Within = "start", a.Within.String()
+			}
+			de.Expectations = append(de.Expectations, x)
 		}
 		evJSON, _ := json.Marshal(ev) // as stored; an event always encodes
 		for _, m := range route.Matches {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/switchboard/switchboard/internal/event"
+	"github.com/switchboard/switchboard/internal/expect"
 	"github.com/switchboard/switchboard/receivers/interfax"
 	"github.com/switchboard/switchboard/receivers/telesign"
 	"github.com/switchboard/switchboard/sinks"
@@ -12,7 +13,7 @@ import (
 // kinds are the event kinds every receiver type declares. Receivers attach
 // them to the events they parse; an event read back from the store (its
 // JSON does not carry the kind) gets it here before a sink renders it.
-var kinds = event.NewKinds(interfax.Kinds, telesign.Kinds)
+var kinds = event.NewKinds(interfax.Kinds, telesign.Kinds, expect.Kinds)
 
 // kindedSink gives each message's event its kind before the sink sees it.
 type kindedSink struct {

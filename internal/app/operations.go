@@ -26,7 +26,9 @@ type operations struct {
 }
 
 func newOperations(st *store.Store, log *slog.Logger) *operations {
-	return &operations{metrics: metrics.New(st.Stats, log), log: log}
+	m := metrics.New(st.Stats, log)
+	m.OpenTimers(st.OpenTimers)
+	return &operations{metrics: m, log: log}
 }
 
 // serverMetrics are the intake hooks.
@@ -37,6 +39,8 @@ func (o *operations) serverMetrics() server.Metrics {
 		RuleError: o.metrics.RuleError,
 		Match:     o.metrics.Match,
 		Throttled: o.metrics.Throttled,
+		Timers:    o.metrics.Timers,
+		Silenced:  o.metrics.Silenced,
 	}
 }
 
@@ -89,12 +93,19 @@ const (
 // startRetention prunes the delivery log in the background until the
 // returned stop is called; stop waits for it to end.
 func (o *operations) startRetention(st *store.Store) (stop func()) {
+	return every(retentionFirst, retentionEvery, func(ctx context.Context) { o.prune(ctx, st) })
+}
+
+// every runs f after first, then every interval, in a goroutine of its
+// own, until the returned stop is called; stop cancels the ctx f gets and
+// waits for f to return.
+func every(first, interval time.Duration, f func(ctx context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTimer(retentionFirst)
+		t := time.NewTimer(first)
 		defer t.Stop()
 		for {
 			select {
@@ -102,8 +113,8 @@ func (o *operations) startRetention(st *store.Store) (stop func()) {
 				return
 			case <-t.C:
 			}
-			o.prune(ctx, st)
-			t.Reset(retentionEvery)
+			f(ctx)
+			t.Reset(interval)
 		}
 	}()
 	return func() {

@@ -67,6 +67,7 @@ func (s *service) reload() (ReloadResult, error) {
 	}
 	b.attach(s.st)
 	s.srv.Swap(b.Routing)
+	s.exp.Update(expectConfig(b))
 	s.disp.Update(b.Targets)
 	s.built = b
 	s.ops.configLoaded(b, nil)

@@ -53,6 +53,10 @@ type Expect struct {
 	// Requests maps a rule (every webhook request it makes) or "rule/sink"
 	// (one) to what its webhook requests must carry.
 	Requests map[string]RequestExpect `yaml:"requests"`
+	// Starts and Stops, when given, are the exact lists of expectations
+	// whose timers the callback's events start and stop.
+	Starts *[]string `yaml:"starts"`
+	Stops  *[]string `yaml:"stops"`
 }
 
 type ruleTestsFile struct {
@@ -220,7 +224,34 @@ func checkExpect(exp Expect, dr *DryRunResult) []string {
 			}
 		}
 	}
+	problems = append(problems, checkTimers(exp, dr)...)
 	return append(problems, checkRequests(exp.Requests, dr)...)
+}
+
+// checkTimers compares the expectations the events start and stop with
+// those the test names.
+func checkTimers(exp Expect, dr *DryRunResult) []string {
+	var starts, stops []string
+	for _, ev := range dr.Events {
+		for _, x := range ev.Expectations {
+			if x.Action == "start" {
+				starts = append(starts, x.Expectation)
+			} else {
+				stops = append(stops, x.Expectation)
+			}
+		}
+	}
+	var problems []string
+	for _, c := range []struct {
+		what string
+		want *[]string
+		got  []string
+	}{{"starts", exp.Starts, starts}, {"stops", exp.Stops, stops}} {
+		if c.want != nil && !slices.Equal(*c.want, c.got) {
+			problems = append(problems, fmt.Sprintf("%s: want %s\n        got %s", c.what, list(*c.want), list(c.got)))
+		}
+	}
+	return problems
 }
 
 func list(s []string) string {

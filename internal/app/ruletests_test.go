@@ -111,3 +111,37 @@ func TestLoadRuleTestsErrors(t *testing.T) {
 		})
 	}
 }
+
+// Rule tests assert which expectations a callback starts and stops, and a
+// wrong list is reported as a diff.
+func TestRuleTestsExpectations(t *testing.T) {
+	b, err := Load(filepath.Join("..", "..", "rules.example.yaml"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTests(t, `tests:
+  - name: wrong
+    receiver: telesign
+    body: '{"status": {"code": 290, "description": "Message in progress"}, "reference_id": "R1", "sub_resource": "sms"}'
+    expect:
+      rules: []
+      starts: []
+      stops: [sms-final-within-15m]
+`)
+	tests, err := LoadRuleTests(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	FormatRuleTestResults(&out, "tests.yaml", b.RunRuleTests(tests))
+	want := `FAIL  wrong (tests.yaml:2)
+      starts: want []
+              got [sms-final-within-15m]
+      stops: want [sms-final-within-15m]
+              got []
+tests.yaml: 1 of 1 tests failed
+`
+	if got := out.String(); got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/deliver"
+	"github.com/switchboard/switchboard/internal/expect"
 	"github.com/switchboard/switchboard/internal/server"
 	"github.com/switchboard/switchboard/internal/store"
 )
@@ -45,6 +46,7 @@ type service struct {
 	mu    sync.Mutex // serializes reloads
 	built *Built
 	ops   *operations // metrics, admin token, retention
+	exp   *expect.Runner
 	// adminAddr is the address the admin listener is bound to: it stays
 	// until a restart, whatever a reload says admin is.
 	adminAddr string
@@ -74,6 +76,8 @@ func Serve(ctx context.Context, opts Options) error {
 	defer closeStore()
 
 	s := start(ctx, opts, st, b)
+	stopSilences := s.ops.startSilences(st)
+	defer stopSilences()
 	hooksLn, adminLn, err := s.listen(b)
 	if err != nil {
 		s.disp.Stop(context.Background())
@@ -91,10 +95,12 @@ func Serve(ctx context.Context, opts Options) error {
 		opts.Ready(hooksLn.Addr().String(), adminLn.Addr().String())
 	}
 	stopRetention := s.ops.startRetention(st)
+	stopExpect := s.exp.Start()
 
 	runErr := s.runUntilStopped(ctx, errc, fileChanged)
 
 	log.Info("shutting down: no new callbacks, finishing in-flight work")
+	stopExpect()
 	stopRetention()
 	stopWatch()
 	s.shutdown(servers, &wg)
@@ -153,10 +159,22 @@ func start(ctx context.Context, opts Options, st *store.Store, b *Built) *servic
 	s := &service{opts: opts, log: opts.Log, st: st, built: b, ops: newOperations(st, opts.Log)}
 	s.ops.configLoaded(b, nil)
 	s.disp = deliver.New(st, s.log, s.ops.deliverOptions())
-	s.srv = server.New(st, s.log, s.disp.Notify, s.ops.serverMetrics())
+	s.exp = expect.New(st, s.log, s.disp, s.disp.Notify, expect.Hooks{
+		Fired:  s.ops.metrics.TimerFired,
+		Stored: func(res *store.IngestResult) { s.srv.Report(res) },
+	})
+	m := s.ops.serverMetrics()
+	m.Callback = func(receiver, outcome string, d time.Duration) {
+		if outcome == server.OutcomeAccepted || outcome == server.OutcomeDuplicate {
+			s.exp.Saw(receiver, time.Now()) // for expect_traffic
+		}
+		s.ops.metrics.Callback(receiver, outcome, d)
+	}
+	s.srv = server.New(st, s.log, s.disp.Notify, m)
 	s.srv.SetHandoff(s.disp)
 	b.attach(st)
 	s.srv.Swap(b.Routing)
+	s.exp.Update(expectConfig(b))
 	s.disp.Update(b.Targets)
 	s.matchSinks(ctx, b)
 	return s
@@ -248,4 +266,15 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// expectConfig is what the expectation runner follows of b.
+func expectConfig(b *Built) *expect.Config {
+	c := &expect.Config{Router: b.File.Router, Grace: time.Duration(b.File.ExpectGrace), Traffic: map[string]time.Duration{}}
+	for _, r := range b.File.Receivers {
+		if r.ExpectTraffic > 0 {
+			c.Traffic[r.Name] = r.ExpectTraffic
+		}
+	}
+	return c
 }

@@ -43,6 +43,12 @@ type Service struct {
 	// Retention is decoded over DefaultRetention, so the windows left out
 	// have their defaults.
 	Retention Retention `yaml:"retention"`
+	// ExpectGrace is how long after start expectation timers that are due
+	// are held before they fire (and receivers are judged silent), so that
+	// a final status the vendor retries after an outage of Switchboard
+	// cancels its timer instead of raising a false alarm. Decoded over
+	// DefaultExpectGrace; an explicit 0 holds none.
+	ExpectGrace Duration `yaml:"expect_grace"`
 }
 
 // WithDefaults returns s with empty and zero values replaced by the
@@ -60,6 +66,9 @@ func (s Service) WithDefaults() Service {
 	}
 	return s
 }
+
+// DefaultExpectGrace is ExpectGrace when the file leaves it out.
+const DefaultExpectGrace = time.Minute
 
 // Default retention windows.
 const (

@@ -47,6 +47,8 @@ type Metrics struct {
 	reloads         *prometheus.CounterVec
 	configHash      *prometheus.GaugeVec
 	pruned          *prometheus.CounterVec
+	timers          *prometheus.CounterVec
+	silenced        prometheus.Counter
 	queue           *queueCollector // nil without stats
 }
 
@@ -74,6 +76,10 @@ func New(stats Stats, log *slog.Logger) *Metrics {
 	m.reloads = f.counter("config_reloads_total", "Configuration reloads, by result (success, failure).", "result")
 	m.configHash = f.gaugeVec("config_hash", "The running configuration's sha256, as a label; the value is 1.", "hash")
 	m.pruned = f.counter("retention_pruned_total", "Rows removed by retention, by kind (delivered, dead, attempts, events, subjects, throttles).", "kind")
+	m.silenced = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "switchboard", Name: "deliveries_silenced_total",
+		Help: "Deliveries a silence held back at intake (stored as silenced)."})
+	m.reg.MustRegister(m.silenced)
+	m.timers = f.counter("expectation_timers_total", "Expectation timers by expectation and what happened to them (started, cancelled, fired).", "expectation", "action")
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -17,6 +17,7 @@ func (s *Server) Admin() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.mountAPI(mux)
+	s.mountSilencesAPI(mux)
 	return mux
 }
 

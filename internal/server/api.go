@@ -132,8 +132,8 @@ func (s *Server) apiRetryOne(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, "retry", err)
 		return
 	}
-	if d.State != store.StateDead {
-		apiError(w, http.StatusConflict, fmt.Errorf("delivery %s is %s: only dead deliveries can be retried", id, d.State))
+	if d.State != store.StateDead && d.State != store.StateSilenced {
+		apiError(w, http.StatusConflict, fmt.Errorf("delivery %s is %s: only dead and silenced deliveries can be retried", id, d.State))
 		return
 	}
 	n, err := s.st.Retry(r.Context(), id)

@@ -72,6 +72,11 @@ rules:
 		Event:     func(ev *event.Event) { c.inc("event " + ev.Status) },
 		Match:     func(rule string) { c.inc("match " + rule) },
 		RuleError: func(rule string) { c.inc("rule error " + rule) },
+		Silenced: func(n int) {
+			for range n {
+				c.inc("silenced")
+			}
+		},
 	}
 	var notified []string
 	s := New(st, slog.New(slog.DiscardHandler), func(s []string) { notified = append(notified, s...) }, m)

@@ -48,6 +48,11 @@ type Metrics struct {
 	Match func(rule string)
 	// Throttled is called for each match a rule's throttle suppressed.
 	Throttled func(rule string)
+	// Timers is called with the expectations whose timers an intake
+	// started and stopped.
+	Timers func(started, cancelled []string)
+	// Silenced is called with the number of deliveries a silence held back.
+	Silenced func(n int)
 }
 
 // New returns a server storing into st. notify is called with the sinks
@@ -134,6 +139,9 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, "events", ids, "deliveries", res.Deliveries)
 		if len(res.Throttled) > 0 {
 			attrs = append(attrs, "throttled", res.Throttled)
+		}
+		if res.Silenced > 0 {
+			attrs = append(attrs, "silenced", res.Silenced)
 		}
 		log.Info("callback", attrs...)
 	}
@@ -227,6 +235,10 @@ func Decode(w http.ResponseWriter, r *http.Request, c Callback, now time.Time) (
 	return events, nil
 }
 
+// Report logs and counts what an intake of Switchboard's own events (see
+// package expect) stored, as for a callback.
+func (s *Server) Report(res *store.IngestResult) { s.report(res) }
+
 // report logs and counts what an intake stored, once it is committed.
 func (s *Server) report(res *store.IngestResult) {
 	for _, e := range res.RuleErrors {
@@ -249,6 +261,12 @@ func (s *Server) report(res *store.IngestResult) {
 		for _, rule := range res.Throttled {
 			s.metrics.Throttled(rule)
 		}
+	}
+	if s.metrics.Silenced != nil && res.Silenced > 0 {
+		s.metrics.Silenced(res.Silenced)
+	}
+	if s.metrics.Timers != nil && len(res.TimersStarted)+len(res.TimersCancelled) > 0 {
+		s.metrics.Timers(res.TimersStarted, res.TimersCancelled)
 	}
 }
 

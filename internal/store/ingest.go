@@ -60,6 +60,12 @@ type IngestResult struct {
 	// Replanned counts the events routed again inside the writer because
 	// their subject's state changed after they were first routed.
 	Replanned int
+	// Silenced counts the deliveries stored as silenced (see
+	// RefreshSilences); they are not counted in Deliveries.
+	Silenced int
+	// TimersStarted and TimersCancelled name the expectation of each timer
+	// the stored events started and stopped (see Store.expect).
+	TimersStarted, TimersCancelled []string
 }
 
 // EventRuleError is a rule that failed on a stored event.
@@ -347,6 +353,11 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 			return nil, fmt.Errorf("%w: event: %w", ErrUnavailable, err)
 		}
 	}
+	if len(p.res.Expect) > 0 {
+		if err := s.expect(ctx, tx, ev, p.res.Expect, at, res); err != nil {
+			return nil, err
+		}
+	}
 	res.Stored = append(res.Stored, ev)
 	res.Matched = append(res.Matched, p.res.Matched)
 	for _, e := range p.res.Errors {
@@ -358,6 +369,7 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		return nil, err
 	}
 	res.Throttled = append(res.Throttled, throttled...)
+	states = s.silencedBy(ev, matches, states, at)
 	for i, m := range matches {
 		state := StatePending
 		if states != nil {
@@ -367,6 +379,9 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		var leaseUntil int64
 		var owner string
 		attempts := 0
+		if state == StateSilenced {
+			res.Silenced++
+		}
 		if state == StatePending {
 			res.Deliveries++
 			lease, ok := time.Duration(0), false

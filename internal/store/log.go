@@ -146,9 +146,9 @@ func (s *Store) Get(ctx context.Context, id string) (*Delivery, []Attempt, error
 	return d, atts, rows.Err()
 }
 
-// Retry re-queues dead deliveries by id, with a fresh attempt budget; it
-// returns how many were re-queued. Deliveries that are not dead are left
-// alone.
+// Retry re-queues dead and silenced deliveries by id, with a fresh attempt
+// budget; it returns how many were re-queued. Deliveries in other states
+// are left alone.
 func (s *Store) Retry(ctx context.Context, ids ...string) (int, error) {
 	var n int
 	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
@@ -156,7 +156,7 @@ func (s *Store) Retry(ctx context.Context, ids ...string) (int, error) {
 		now := ms(s.now())
 		for _, id := range ids {
 			r, err := tx.exec(ctx, `UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = ?, queued_at = ?, updated_at = ?
-				WHERE id = ? AND state = ?`, StatePending, now, now, now, id, StateDead)
+				WHERE id = ? AND state IN (?, ?)`, StatePending, now, now, now, id, StateDead, StateSilenced)
 			if err != nil {
 				return fmt.Errorf("%w: retry: %w", ErrUnavailable, err)
 			}

@@ -75,7 +75,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, report func(Pruned)) (Pr
 	windows := []struct {
 		state  string
 		window time.Duration
-	}{{StateDelivered, r.Delivered}, {StateSuppressed, r.Delivered}, {StateDead, r.Dead}}
+	}{{StateDelivered, r.Delivered}, {StateSuppressed, r.Delivered}, {StateSilenced, r.Delivered}, {StateDead, r.Dead}}
 	sinks, err := s.sinks(ctx)
 	if err != nil {
 		return total, err
@@ -271,9 +271,12 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 						continue
 					}
 					p.Events++
+					// A subject with an open timer keeps its state: the event
+					// that stops the timer is routed as one with history.
 					r, err = tx.exec(ctx, `DELETE FROM subjects WHERE source = ? AND subject = ? AND updated_at < ?
-						AND NOT EXISTS (SELECT 1 FROM events WHERE source = ? AND subject = ?)`,
-						c.source, c.subject, cutoff, c.source, c.subject)
+						AND NOT EXISTS (SELECT 1 FROM events WHERE source = ? AND subject = ?)
+						AND NOT EXISTS (SELECT 1 FROM timers WHERE source = ? AND subject = ?)`,
+						c.source, c.subject, cutoff, c.source, c.subject, c.source, c.subject)
 					if err != nil {
 						return fmt.Errorf("%w: prune subjects: %w", ErrUnavailable, err)
 					}

@@ -94,6 +94,38 @@ var migrations = []string{
 		updated_at    BIGINT NOT NULL,
 		PRIMARY KEY (sink, thread_key)
 	);`,
+	// Alerting on what never arrived, and silences: the open timers of
+	// expectations (one per source, subject and expectation, found by due
+	// time when they fire); per receiver with expect_traffic, the last
+	// accepted callback any instance saw and whether receiver.silent was
+	// emitted; and the silences an operator added.
+	`CREATE TABLE timers (
+		source      TEXT NOT NULL,
+		subject     TEXT NOT NULL,
+		expectation TEXT NOT NULL,
+		receiver    TEXT NOT NULL,
+		event_id    TEXT NOT NULL,
+		started_at  BIGINT NOT NULL,
+		due_at      BIGINT NOT NULL,
+		PRIMARY KEY (source, subject, expectation)
+	);
+	CREATE INDEX timers_due ON timers (due_at);
+	CREATE TABLE receiver_traffic (
+		receiver TEXT PRIMARY KEY,
+		last_at  BIGINT NOT NULL,
+		silent   INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE silences (
+		id         TEXT PRIMARY KEY,
+		matcher    TEXT NOT NULL,
+		sink       TEXT NOT NULL,
+		rule       TEXT NOT NULL,
+		comment    TEXT NOT NULL,
+		created_by TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		ends_at    BIGINT NOT NULL
+	);
+	CREATE INDEX silences_ends ON silences (ends_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -103,6 +103,8 @@ type Store struct {
 	ckpt   *checkpointer // SQLite only
 	now    func() time.Time
 	hookEv func(*event.Event) error // test hook: runs after an event insert
+	// silences are the silences in force, as last read (RefreshSilences).
+	silences atomic.Pointer[[]*active]
 
 	dsn          string // as given to Open (tests open a second instance on it)
 	log          *slog.Logger

@@ -1,0 +1,129 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/event"
+)
+
+const expectConfig = `
+expect_grace: 30s
+receivers:
+  fax: {type: interfax, token: x, expect_traffic: 30m}
+sinks:
+  audit: {type: log}
+rules:
+  - {name: missed, when: type == "expectation.missed", to: [audit]}
+expect:
+  - name: sms-final
+    after: type == "sms" && status == "pending"
+    then: final
+    within: 15m
+  - name: fax-final
+    after: source == "interfax" && !final
+    then: final
+    within: 1h
+`
+
+func TestExpectations(t *testing.T) {
+	f, err := Parse("rules.yaml", strings.NewReader(expectConfig), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(f.ExpectGrace) != 30*time.Second || f.Receivers[0].ExpectTraffic != 30*time.Minute {
+		t.Errorf("expect_grace %v, expect_traffic %v", time.Duration(f.ExpectGrace), f.Receivers[0].ExpectTraffic)
+	}
+	if xs := f.Router.Expectations(); len(xs) != 2 || xs[0].Name != "sms-final" || xs[0].Within != 15*time.Minute {
+		t.Fatalf("expectations = %+v", xs)
+	}
+	for _, tc := range []struct {
+		name string
+		ev   event.Event
+		want []ExpectAction
+	}{
+		{"pending sms starts", event.Event{Source: "telesign", Type: "sms", Status: "pending"},
+			[]ExpectAction{{Expectation: "sms-final", Start: true, Within: 15 * time.Minute}}},
+		{"final sms stops both", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true, PreviousStatus: "pending"},
+			[]ExpectAction{{Expectation: "sms-final"}, {Expectation: "fax-final"}}},
+		{"the first event of a subject has no timer to stop", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true}, nil},
+		{"stale pending starts nothing", event.Event{Source: "telesign", Type: "sms", Status: "pending", Stale: true}, nil},
+		{"fax in progress starts", event.Event{Source: "interfax", Type: "fax.outbound", Status: "pending"},
+			[]ExpectAction{{Expectation: "fax-final", Start: true, Within: time.Hour}}},
+		{"own events neither start nor stop", event.Event{Source: Source, Type: "expectation.missed", Status: "pending", Final: true}, nil},
+		{"unrelated", event.Event{Source: "telesign", Type: "sms.inbound", Status: "success"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.ev
+			ev.Data = map[string]any{}
+			res := f.Router.Route(&ev)
+			if len(res.Expect) != len(tc.want) {
+				t.Fatalf("Expect = %+v, want %+v", res.Expect, tc.want)
+			}
+			for i := range tc.want {
+				if res.Expect[i] != tc.want[i] {
+					t.Errorf("Expect[%d] = %+v, want %+v", i, res.Expect[i], tc.want[i])
+				}
+			}
+		})
+	}
+	// Without expectations, an event no rule can match costs no routing.
+	plain, err := Parse("rules.yaml", strings.NewReader(strings.Split(expectConfig, "expect:\n  -")[0]), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := plain.Router.Route(&event.Event{Source: "telesign", Type: "sms", Status: "pending"}); res.Expect != nil {
+		t.Errorf("Expect without expectations = %+v", res.Expect)
+	}
+}
+
+func TestExpectationErrors(t *testing.T) {
+	src := `sinks:
+  audit: {type: log}
+expect:
+  - name: a
+    after: status == 1
+    then: final
+    within: 15m
+  - name: a
+    after: "true"
+    then: final
+    within: 1m
+  - name: b
+    after: "true"
+    then: nope
+  - after: "true"
+    then: final
+    within: 1m
+    extra: 1
+expect_traffic: 1m
+`
+	es := parseErrs(t, src, nil)
+	want := []struct {
+		line int
+		has  string
+	}{
+		{5, `expectation "a": after:`},
+		{8, `expectation "a": duplicate expectation name (first defined on line 4)`},
+		{12, `expectation "b": within is required`},
+		{14, `expectation "b": then:`},
+		{18, `unknown key "extra"`},
+		{19, `expect_traffic`},
+	}
+	for _, w := range want {
+		if !hasError(es, w.line, w.has) {
+			t.Errorf("no error at line %d with %q in:\n%v", w.line, w.has, es)
+		}
+	}
+}
+
+func hasError(es config.Errors, line int, has string) bool {
+	for _, e := range es {
+		if e.Line == line && strings.Contains(e.Error(), has) {
+			return true
+		}
+	}
+	return false
+}
