@@ -16,6 +16,7 @@ type Filter struct {
 	Subject string
 	EventID string
 	Since   time.Time // created at or after
+	Until   time.Time // created before; zero: no bound
 	Limit   int       // default 100
 }
 
@@ -43,6 +44,9 @@ func (f Filter) where() (string, []any) {
 	}
 	if !f.Since.IsZero() {
 		add("d.created_at >= ?", ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("d.created_at < ?", ms(f.Until))
 	}
 	return where, args
 }
