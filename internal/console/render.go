@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/store"
@@ -37,6 +38,15 @@ var funcs = template.FuncMap{
 		return d.Round(time.Millisecond).String()
 	},
 	"pretty": pretty,
+	// indent keeps a body's bytes but for whitespace: the webhook body
+	// as sent, key order and escapes included.
+	"indent": func(raw []byte) string {
+		var b bytes.Buffer
+		if json.Indent(&b, raw, "", "  ") != nil {
+			return string(raw)
+		}
+		return b.String()
+	},
 	"subjectPath": func(s string) string {
 		return "/subjects/" + url.PathEscape(s)
 	},
@@ -76,13 +86,24 @@ func stateLabel(s string) string {
 	return s
 }
 
-// pretty indents JSON; what does not parse is shown as it is.
+// pretty indents JSON, with <, > and & as they are rather than the \u
+// escapes encoding/json writes (the page escapes them as HTML); what does
+// not parse is shown as it is. Keys come out sorted, numbers as written.
 func pretty(raw []byte) string {
-	var b bytes.Buffer
-	if json.Indent(&b, raw, "", "  ") != nil {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
 		return string(raw)
 	}
-	return b.String()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if enc.Encode(v) != nil {
+		return string(raw)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // page is what the layout needs besides a page's own data.
