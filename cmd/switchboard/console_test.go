@@ -62,7 +62,7 @@ func TestConsole(t *testing.T) {
 	var deadID string
 	t.Run("filter to dead", func(t *testing.T) {
 		e.do(t, "filter", chromedp.Navigate(e.url("/")), chromedp.SetValue(chromedp.ID("f-state"), "dead"),
-			chromedp.Click(chromedp.ID("f-apply")), chromedp.WaitVisible(chromedp.ID("retry-all")))
+			chromedp.Click(chromedp.ID("f-apply")), chromedp.WaitVisible(chromedp.CSS(`.counts a.state-dead[aria-current]`)))
 		states := get(t, e, "row states", chromedp.Evaluate[[]string](`[...document.querySelectorAll("#rows .state")].map(e => e.textContent)`))
 		if len(states) != 3 {
 			t.Fatalf("dead filter shows %d rows (%q), want the 3 dead deliveries", len(states), states)
@@ -180,6 +180,18 @@ func TestConsole(t *testing.T) {
 			}
 		}
 		e.shot(t, "rules")
+	})
+
+	t.Run("slack message preview", func(t *testing.T) {
+		slack := e.list(t, "sink=ops-slack")
+		if len(slack) != 1 {
+			t.Fatalf("%d deliveries to ops-slack, want 1", len(slack))
+		}
+		e.do(t, "open it", chromedp.Navigate(e.url("/deliveries/"+slack[0].ID)), chromedp.WaitVisible(chromedp.CSS(".slack")))
+		if h := get(t, e, "header block", chromedp.Text(chromedp.CSS(".slack .block-header"))); h != "Fax to 0012125551234 failed" {
+			t.Errorf("the Slack preview's header block reads %q, want the rule's title", h)
+		}
+		e.shot(t, "delivery-slack")
 	})
 
 	t.Run("try a callback as switchboard test does", func(t *testing.T) {

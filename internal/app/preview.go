@@ -33,7 +33,8 @@ type Preview struct {
 // shows redacted: it is a MAC of the body under the sink's secret.
 const signatureHeader = "Webhook-Signature"
 
-// Preview renders d's message for its sink as a next attempt at now would.
+// Preview renders d's message for its sink as its last attempt did (or its
+// first will), with the running configuration's sink, at now.
 func (b *Built) Preview(d *store.Delivery, now time.Time) Preview {
 	var p Preview
 	for _, s := range b.File.Sinks {
@@ -52,7 +53,7 @@ func (b *Built) Preview(d *store.Delivery, now time.Time) Preview {
 	}
 	kinds.Attach(ev)
 	msg := &sinks.Message{DeliveryID: d.ID, Rule: d.Rule, Title: d.Title, Text: d.Text, Templated: d.Templated,
-		Event: ev, EventJSON: d.EventJSON, Attempt: d.Attempts + 1}
+		Event: ev, EventJSON: d.EventJSON, Attempt: max(d.Attempts, 1)}
 	var err error
 	switch p.SinkType {
 	case "slack":

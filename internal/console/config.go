@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -17,7 +18,8 @@ type timelineView struct {
 
 type timelineEvent struct {
 	*store.StoredEvent
-	Pretty string
+	Pretty      string
+	Description string // the vendor's words for the status
 }
 
 // subject is one subject's timeline: every event of the fax or SMS in the
@@ -37,7 +39,9 @@ func (c *Console) subject(w http.ResponseWriter, r *http.Request) {
 	}
 	v := timelineView{Subject: subject}
 	for _, e := range evs {
-		v.Events = append(v.Events, timelineEvent{StoredEvent: e, Pretty: pretty(e.JSON)})
+		var ev struct{ Description string }
+		_ = json.Unmarshal(e.JSON, &ev) // an event that does not decode shows without it
+		v.Events = append(v.Events, timelineEvent{StoredEvent: e, Pretty: pretty(e.JSON), Description: ev.Description})
 	}
 	c.render(w, r, http.StatusOK, "subject", "Subject "+subject, "deliveries", v)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -83,10 +84,10 @@ func readableBlocks(raw json.RawMessage) []slackBlock {
 	for _, b := range blocks {
 		sb := slackBlock{Type: b.Type}
 		if b.Text != nil {
-			sb.Lines = append(sb.Lines, b.Text.Text)
+			sb.Lines = append(sb.Lines, slackText(b.Text.Text))
 		}
 		for _, f := range append(b.Fields, b.Elements...) {
-			sb.Lines = append(sb.Lines, f.Text)
+			sb.Lines = append(sb.Lines, slackText(f.Text))
 		}
 		out = append(out, sb)
 	}
@@ -176,4 +177,16 @@ func (c *Console) sinkNames(sink string) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// slackDate is Slack's date formatting, <!date^unix^format|fallback>.
+var slackDate = regexp.MustCompile(`<!date\^[^|>]*\|([^>]*)>`)
+
+// slackUnescape undoes the escaping Slack mrkdwn requires.
+var slackUnescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+// slackText is mrkdwn as Slack shows it: dates by their fallback, escaped
+// characters as themselves (the page escapes them again, as HTML).
+func slackText(s string) string {
+	return slackUnescape.Replace(slackDate.ReplaceAllString(s, "$1"))
 }

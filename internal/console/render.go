@@ -29,6 +29,9 @@ func parsePages() map[string]*pageTemplate {
 
 var funcs = template.FuncMap{
 	"stamp": stamp,
+	"stampMS": func(t time.Time) string {
+		return t.UTC().Format("2006-01-02 15:04:05.000Z")
+	},
 	"ago":   ago,
 	"state": stateLabel,
 	"ms": func(d time.Duration) string {
