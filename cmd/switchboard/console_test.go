@@ -171,7 +171,9 @@ func TestConsole(t *testing.T) {
 
 	t.Run("rules", func(t *testing.T) {
 		e.do(t, "open rules", chromedp.Navigate(e.url("/rules")), chromedp.WaitVisible(chromedp.CSS("table")))
-		var ready struct{ ConfigHash string `json:"config_hash"` }
+		var ready struct {
+			ConfigHash string `json:"config_hash"`
+		}
 		e.api(t, "/readyz", &ready)
 		page := get(t, e, "page", chromedp.Evaluate[string](`document.body.innerText`))
 		for _, want := range []string{ready.ConfigHash, "every-fax", `status == "failure"`, "5/s", "✓ succeeded"} {
@@ -260,4 +262,3 @@ func sameRun(s string) string {
 	s = regexp.MustCompile(`Webhook-Id: msg_\w+`).ReplaceAllString(s, "Webhook-Id: <id>")
 	return strings.TrimSpace(s)
 }
-
