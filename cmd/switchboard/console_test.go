@@ -235,6 +235,49 @@ func TestConsole(t *testing.T) {
 		e.do(t, "back to a laptop", disable(false), chromedp.EmulateViewport(1280, 900))
 	})
 
+	t.Run("every page forbids framing, caching and inline script", func(t *testing.T) {
+		for _, path := range []string{"/", "/deliveries/" + deadID, "/subjects/664598111", "/rules", "/try", "/login", "/retry?sink=hook", "/nowhere"} {
+			req, _ := http.NewRequest(http.MethodGet, e.url(path), nil)
+			req.Header.Set("Authorization", "Bearer "+consoleToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			h := resp.Header
+			if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
+				!strings.Contains(csp, "frame-ancestors 'none'") || h.Get("X-Frame-Options") != "DENY" || h.Get("Cache-Control") != "no-store" {
+				t.Errorf("%s (%d): CSP %q, X-Frame-Options %q, Cache-Control %q", path, resp.StatusCode, csp, h.Get("X-Frame-Options"), h.Get("Cache-Control"))
+			}
+		}
+	})
+
+	t.Run("rules after a failed reload", func(t *testing.T) {
+		good, err := os.ReadFile(e.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, e.cfg, strings.Replace(string(good), "to: [ops-slack]", "to: [nowhere]", 1))
+		req, _ := http.NewRequest(http.MethodPost, e.url("/-/reload"), nil)
+		req.Header.Set("Authorization", "Bearer "+consoleToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("reload of a broken configuration answered %d, want 422", resp.StatusCode)
+		}
+		e.do(t, "open rules", chromedp.Navigate(e.url("/rules")), chromedp.WaitVisible(chromedp.CSS(".errors")))
+		errs := get(t, e, "errors", chromedp.Text(chromedp.CSS(".errors")))
+		if !strings.Contains(errs, "rules.yaml:17") || !strings.Contains(errs, `unknown sink "nowhere"`) {
+			t.Errorf("the rules page shows the reload's errors as %q, want the line and the unknown sink", errs)
+		}
+		if page := get(t, e, "page", chromedp.Evaluate[string](`document.body.innerText`)); !strings.Contains(page, "failed-faxes") || !strings.Contains(page, "✗ refused") {
+			t.Errorf("after a refused reload the rules page should show the running rules and the refusal:\n%s", page)
+		}
+	})
+
 	if b, err := os.ReadFile(e.proc.log); err != nil || bytes.Contains(b, []byte(consoleToken)) {
 		t.Errorf("the service log holds the admin token (or is unreadable: %v)", err)
 	}
