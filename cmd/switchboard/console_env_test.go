@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -158,17 +159,30 @@ func (e *consoleEnv) callback(t *testing.T, form string) {
 	}
 }
 
-// api GETs the admin API with the token and decodes the reply.
-func (e *consoleEnv) api(t *testing.T, path string, v any) {
+// request makes an admin request with the bearer token (and a form body
+// unless ""), and answers the response with its body read.
+func (e *consoleEnv) request(t *testing.T, method, path, form string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+e.admin+path, nil)
+	req, _ := http.NewRequest(method, e.url(path), strings.NewReader(form))
 	req.Header.Set("Authorization", "Bearer "+consoleToken)
+	if form != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(resp.Body)
+	resp.Body = io.NopCloser(&body)
+	return resp
+}
+
+// api GETs the admin API with the token and decodes the reply.
+func (e *consoleEnv) api(t *testing.T, path string, v any) {
+	t.Helper()
+	if err := json.NewDecoder(e.request(t, http.MethodGet, path, "").Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
 }

@@ -101,14 +101,7 @@ func TestConsole(t *testing.T) {
 			}
 		}
 		// With the bearer token but no CSRF token.
-		req, _ := http.NewRequest(http.MethodPost, e.url("/retry"), strings.NewReader("id="+deadID))
-		req.Header.Set("Authorization", "Bearer "+consoleToken)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := e.request(t, http.MethodPost, "/retry", "id="+deadID)
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("bearer POST /retry without CSRF token answered %d, want 403", resp.StatusCode)
 		}
@@ -237,13 +230,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("every page forbids framing, caching and inline script", func(t *testing.T) {
 		for _, path := range []string{"/", "/deliveries/" + deadID, "/subjects/664598111", "/rules", "/try", "/login", "/retry?sink=hook", "/nowhere"} {
-			req, _ := http.NewRequest(http.MethodGet, e.url(path), nil)
-			req.Header.Set("Authorization", "Bearer "+consoleToken)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp := e.request(t, http.MethodGet, path, "")
 			h := resp.Header
 			if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
 				!strings.Contains(csp, "frame-ancestors 'none'") || h.Get("X-Frame-Options") != "DENY" || h.Get("Cache-Control") != "no-store" {
@@ -258,14 +245,7 @@ func TestConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeFile(t, e.cfg, strings.Replace(string(good), "to: [ops-slack]", "to: [nowhere]", 1))
-		req, _ := http.NewRequest(http.MethodPost, e.url("/-/reload"), nil)
-		req.Header.Set("Authorization", "Bearer "+consoleToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnprocessableEntity {
+		if resp := e.request(t, http.MethodPost, "/-/reload", ""); resp.StatusCode != http.StatusUnprocessableEntity {
 			t.Fatalf("reload of a broken configuration answered %d, want 422", resp.StatusCode)
 		}
 		e.do(t, "open rules", chromedp.Navigate(e.url("/rules")), chromedp.WaitVisible(chromedp.CSS(".errors")))

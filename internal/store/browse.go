@@ -28,21 +28,7 @@ func (s *Store) Page(ctx context.Context, f Filter, before, after string) ([]*De
 		where += " AND d.id > ?"
 		args = append(args, after)
 	}
-	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT `+prefixed("d.", deliveryColumns)+`, e.subject
-		FROM deliveries d JOIN events e ON e.id = d.event_id`+where+` ORDER BY d.id DESC LIMIT ?`), append(args, f.Limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: page deliveries: %w", ErrUnavailable, err)
-	}
-	defer rows.Close()
-	var out []*Delivery
-	for rows.Next() {
-		d, err := scanDeliverySubject(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%w: page deliveries: %w", ErrUnavailable, err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return s.listDeliveries(ctx, "page deliveries", where, "d.id DESC", append(args, f.Limit))
 }
 
 // CountStates returns how many deliveries match f in each state; f.State
