@@ -100,7 +100,7 @@ store: %s
 receivers:
   fax: {type: interfax, unauthenticated: true}
 sinks:
-  hook: {type: webhook, url: "%s/status", retry: {max_attempts: 1}}
+  hook: {type: webhook, url: "%s/status", secret: "whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw==", retry: {max_attempts: 1}}
   ops-slack: {type: slack, webhook_url: "%s/services/T0/B0/x", rate_limit: 5}
   slow: {type: webhook, url: "%s/slow", retry: {initial_backoff: 1h, max_backoff: 1h}}
 rules:

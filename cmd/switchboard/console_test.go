@@ -84,6 +84,9 @@ func TestConsole(t *testing.T) {
 		if !strings.Contains(page, "<script>window.pwned=1</script>") {
 			t.Errorf("the RemoteCSID is not shown as text on the delivery page:\n%s", page)
 		}
+		if !strings.Contains(page, "Webhook-Signature: <secret>") || strings.Contains(page, "v1,") {
+			t.Errorf("the webhook request is not shown with its signature redacted:\n%s", page)
+		}
 		if pwned := get(t, e, "pwned", chromedp.Evaluate[bool](`window.pwned === 1`)); pwned {
 			t.Error("the RemoteCSID ran as script")
 		}
@@ -278,10 +281,11 @@ func (e *consoleEnv) switchboardTest(t *testing.T, body string) (string, error) 
 
 // sameRun is a dry run's output without what differs between two runs
 // of the same callback: the time it was accepted at, and the delivery id
-// made from that time.
+// and signature made from that time.
 func sameRun(s string) string {
 	s = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`).ReplaceAllString(s, "<time>")
 	s = regexp.MustCompile(`Webhook-Timestamp: \d+`).ReplaceAllString(s, "Webhook-Timestamp: <time>")
 	s = regexp.MustCompile(`Webhook-Id: msg_\w+`).ReplaceAllString(s, "Webhook-Id: <id>")
+	s = regexp.MustCompile(`Webhook-Signature: v1,\S+`).ReplaceAllString(s, "Webhook-Signature: <signature>")
 	return strings.TrimSpace(s)
 }
