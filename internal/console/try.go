@@ -15,6 +15,7 @@ type tryView struct {
 	Receiver   string
 	Body       string
 	Query      string
+	Headers    string // request headers, "Name: value" per line
 	SkipVerify bool
 	Ran        bool
 	Accepted   bool
@@ -39,14 +40,20 @@ func (c *Console) try(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := tryView{Receivers: c.receivers(), Receiver: r.PostForm.Get("receiver"), Body: r.PostForm.Get("body"),
-		Query: r.PostForm.Get("query"), SkipVerify: r.PostForm.Get("skip_verify") != ""}
+		Query: r.PostForm.Get("query"), Headers: r.PostForm.Get("headers"), SkipVerify: r.PostForm.Get("skip_verify") != ""}
 	if !slices.Contains(v.Receivers, v.Receiver) {
 		c.fail(w, r, http.StatusBadRequest, "Pick one of the configured receivers.")
 		return
 	}
 	// A textarea sends CRLF line ends; a recorded body has the file's.
 	body := strings.ReplaceAll(v.Body, "\r\n", "\n")
-	res, err := c.rt.Config().DryRun(app.DryRunRequest{Receiver: v.Receiver, Body: []byte(body), Query: v.Query, SkipVerify: v.SkipVerify})
+	header := http.Header{}
+	for _, line := range strings.Split(v.Headers, "\n") {
+		if k, val, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) != "" {
+			header.Add(strings.TrimSpace(k), strings.TrimSpace(val))
+		}
+	}
+	res, err := c.rt.Config().DryRun(app.DryRunRequest{Receiver: v.Receiver, Body: []byte(body), Query: v.Query, Header: header, SkipVerify: v.SkipVerify})
 	if err != nil {
 		c.fail(w, r, http.StatusBadRequest, err.Error())
 		return
