@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard/switchboard/internal/app"
 	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/console"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -155,7 +156,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}()
-	err = app.Serve(ctx, app.Options{ConfigPath: *path, Log: log, Reload: reload, Watch: *watch})
+	err = app.Serve(ctx, app.Options{ConfigPath: *path, Log: log, Reload: reload, Watch: *watch, Console: console.New})
 	var es config.Errors
 	if errors.As(err, &es) {
 		fmt.Fprintf(stderr, "switchboard: invalid configuration:\n%s\n", indent(es.Error()))

@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard/switchboard/internal/store"
 	"github.com/switchboard/switchboard/rules"
 	"github.com/switchboard/switchboard/sinks"
+	"github.com/switchboard/switchboard/sinks/webhook"
 )
 
 // DryRunWebhook is the request a webhook sink would make for a message,
@@ -42,6 +43,12 @@ func (b *Built) webhookRequest(ev *event.Event, evJSON []byte, m rules.Match, no
 		Rule:       m.Rule, Title: m.Title, Text: m.Text, Templated: m.Templated,
 		Event: ev, EventJSON: evJSON, Attempt: 1,
 	}
+	return b.showRequest(w, msg, now)
+}
+
+// showRequest is the request w would make for msg at now, with its
+// secrets shown as ${VAR} or <secret>.
+func (b *Built) showRequest(w *webhook.Sink, msg *sinks.Message, now time.Time) *DryRunWebhook {
 	r, err := w.Request(msg, now)
 	if err != nil {
 		return &DryRunWebhook{Error: b.File.ShowVariables(err.Error())}

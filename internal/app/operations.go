@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -23,6 +24,19 @@ type operations struct {
 	log       *slog.Logger
 	token     atomic.Pointer[string]
 	retention atomic.Pointer[config.Retention]
+	status    atomic.Pointer[ConfigStatus]
+}
+
+// ConfigStatus is the running configuration and how the last load or
+// reload went, as the web console shows it.
+type ConfigStatus struct {
+	Hash     string
+	LoadedAt time.Time // when the running configuration was loaded
+	// LastReload is when the configuration was last loaded or reloaded;
+	// LastReloadErrors say why that refused the new one (empty: it
+	// succeeded), each with its file and line.
+	LastReload       time.Time
+	LastReloadErrors []string
 }
 
 func newOperations(st *store.Store, log *slog.Logger) *operations {
@@ -52,28 +66,52 @@ func (o *operations) deliverOptions() deliver.Options {
 // configLoaded records a load or reload: b is the new configuration, or
 // nil when err says why it was refused.
 func (o *operations) configLoaded(b *Built, err error) {
+	now := time.Now()
 	if err != nil {
-		o.metrics.ConfigLoaded("", err, time.Now())
+		o.metrics.ConfigLoaded("", err, now)
+		st := ConfigStatus{LastReload: now, LastReloadErrors: errorLines(err)}
+		if prev := o.status.Load(); prev != nil {
+			st.Hash, st.LoadedAt = prev.Hash, prev.LoadedAt
+		}
+		o.status.Store(&st)
 		return
 	}
+	o.status.Store(&ConfigStatus{Hash: b.File.Hash, LoadedAt: now, LastReload: now})
 	token := b.File.AdminToken.Value()
 	o.token.Store(&token)
 	r := b.File.Retention
 	o.retention.Store(&r)
-	o.metrics.ConfigLoaded(b.File.Hash, nil, time.Now())
+	o.metrics.ConfigLoaded(b.File.Hash, nil, now)
+}
+
+// errorLines are a load error's messages, one per configuration error.
+func errorLines(err error) []string {
+	var es config.Errors
+	if !errors.As(err, &es) {
+		return []string{err.Error()}
+	}
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Error()
+	}
+	return out
 }
 
 // admin mounts /metrics and guards the admin mux with the admin token (when
 // one is configured; it is required off loopback) and against browsers
 // (loopback: whether the listener is bound to loopback).
-func (o *operations) admin(mux *http.ServeMux, loopback bool) http.Handler {
+// forms are the console's form POSTs, which check their own CSRF token.
+func (o *operations) admin(mux *http.ServeMux, loopback bool, forms []string) http.Handler {
 	mux.Handle("GET /metrics", o.metrics.Handler())
-	return server.RequireToken(server.GuardBrowsers(mux, loopback), func() string {
-		if t := o.token.Load(); t != nil {
-			return *t
-		}
-		return ""
-	})
+	return server.RequireToken(server.GuardBrowsers(mux, loopback, forms...), o.adminToken)
+}
+
+// adminToken is the running configuration's admin_token ("" for none).
+func (o *operations) adminToken() string {
+	if t := o.token.Load(); t != nil {
+		return *t
+	}
+	return ""
 }
 
 // Retention runs this long after start, then at this interval. Variables

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -35,15 +34,7 @@ func (s *service) reload() (ReloadResult, error) {
 		err = s.checkAdminAuth(b)
 	}
 	if err != nil {
-		res := ReloadResult{ConfigHash: s.built.File.Hash}
-		var es config.Errors
-		if errors.As(err, &es) {
-			for _, e := range es {
-				res.Errors = append(res.Errors, e.Error())
-			}
-		} else {
-			res.Errors = []string{err.Error()}
-		}
+		res := ReloadResult{ConfigHash: s.built.File.Hash, Errors: errorLines(err)}
 		s.log.Error("reload failed, keeping the running configuration", "errors", res.Errors)
 		s.ops.configLoaded(nil, err)
 		return res, err

@@ -34,6 +34,10 @@ type Options struct {
 	// WatchDebounce is how long the file must stay quiet after a change
 	// before it is reloaded. Zero means DefaultWatchDebounce.
 	WatchDebounce time.Duration
+	// Console, if set, makes the admin web console for the running
+	// service; it is served at / on the admin listener, behind the admin
+	// token.
+	Console func(Running) Pages
 }
 
 // service is a running Switchboard.
@@ -207,7 +211,13 @@ func (s *service) listen(b *Built) (hooks, admin net.Listener, err error) {
 func (s *service) serveHTTP(hooksLn, adminLn net.Listener, wg *sync.WaitGroup) ([]*http.Server, <-chan error) {
 	admin := s.srv.Admin()
 	admin.HandleFunc("POST /-/reload", s.reloadHandler)
-	servers := []*http.Server{newHTTPServer(s.srv.Handler(), s.log), newHTTPServer(s.ops.admin(admin, config.IsLoopback(s.adminAddr)), s.log)}
+	var forms []string
+	if s.opts.Console != nil {
+		pages := s.opts.Console(Running{s})
+		admin.Handle("/", pages.Handler)
+		forms = pages.Forms
+	}
+	servers := []*http.Server{newHTTPServer(s.srv.Handler(), s.log), newHTTPServer(s.ops.admin(admin, config.IsLoopback(s.adminAddr), forms), s.log)}
 	errc := make(chan error, 2)
 	for i, ln := range []net.Listener{hooksLn, adminLn} {
 		wg.Add(1)

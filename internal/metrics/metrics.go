@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/switchboard/switchboard/internal/event"
 	"github.com/switchboard/switchboard/internal/store"
@@ -204,4 +205,18 @@ func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.Gauge
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "switchboard", Name: name, Help: help}, labels)
 	f.reg.MustRegister(g)
 	return g
+}
+
+// Matches returns how many events rule has matched since the process
+// started (the web console shows it next to the rule).
+func (m *Metrics) Matches(rule string) int {
+	c, err := m.ruleMatches.GetMetricWithLabelValues(rule)
+	if err != nil {
+		return 0
+	}
+	var v dto.Metric
+	if c.Write(&v) != nil {
+		return 0
+	}
+	return int(v.GetCounter().GetValue())
 }

@@ -16,6 +16,7 @@ type Filter struct {
 	Subject string
 	EventID string
 	Since   time.Time // created at or after
+	Until   time.Time // created before; zero: no bound
 	Limit   int       // default 100
 }
 
@@ -44,6 +45,9 @@ func (f Filter) where() (string, []any) {
 	if !f.Since.IsZero() {
 		add("d.created_at >= ?", ms(f.Since))
 	}
+	if !f.Until.IsZero() {
+		add("d.created_at < ?", ms(f.Until))
+	}
 	return where, args
 }
 
@@ -53,17 +57,23 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Delivery, error) {
 		f.Limit = 100
 	}
 	where, args := f.where()
+	return s.listDeliveries(ctx, "list deliveries", where, "d.created_at DESC, d.id", append(args, f.Limit))
+}
+
+// listDeliveries returns the deliveries, with their subjects, that where
+// selects, in order; the last of args is the limit.
+func (s *Store) listDeliveries(ctx context.Context, what, where, order string, args []any) ([]*Delivery, error) {
 	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT `+prefixed("d.", deliveryColumns)+`, e.subject
-		FROM deliveries d JOIN events e ON e.id = d.event_id`+where+` ORDER BY d.created_at DESC, d.id LIMIT ?`), append(args, f.Limit)...)
+		FROM deliveries d JOIN events e ON e.id = d.event_id`+where+` ORDER BY `+order+` LIMIT ?`), args...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: list deliveries: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
 	}
 	defer rows.Close()
 	var out []*Delivery
 	for rows.Next() {
 		d, err := scanDeliverySubject(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%w: list deliveries: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
 		}
 		out = append(out, d)
 	}

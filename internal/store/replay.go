@@ -11,11 +11,22 @@ import (
 // attempt budget. It returns how many were re-queued. A re-queued delivery
 // keeps its id, so a webhook receiver sees the same webhook-id.
 func (s *Store) RetryDead(ctx context.Context, sink string, since time.Time) (int, error) {
+	return s.RetryMatching(ctx, Filter{Sink: sink, Since: since})
+}
+
+// RetryMatching re-queues, as RetryDead does, every dead delivery that f
+// matches (f.State and f.Limit are ignored).
+func (s *Store) RetryMatching(ctx context.Context, f Filter) (int, error) {
 	const batch = 500
+	f.State = StateDead
+	from := " FROM deliveries d"
+	if f.Subject != "" {
+		from += " JOIN events e ON e.id = d.event_id"
+	}
 	total := 0
 	for {
-		where, args := Filter{State: StateDead, Sink: sink, Since: since}.where()
-		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.id FROM deliveries d`+where+` LIMIT ?`), append(args, batch)...)
+		where, args := f.where()
+		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.id`+from+where+` LIMIT ?`), append(args, batch)...)
 		if err != nil {
 			return total, fmt.Errorf("%w: retry dead: %w", ErrUnavailable, err)
 		}
