@@ -98,12 +98,7 @@ func compileExpectation(i int, n *yaml.Node) (*Expectation, config.Errors) {
 		return nil, config.AsErrors(err, n.Line, section)
 	}
 	lines := keyLines(n)
-	at := func(key string) int {
-		if l, ok := lines[key]; ok {
-			return l
-		}
-		return n.Line
-	}
+	at := lineOf(lines, n)
 	x := &Expectation{Name: spec.Name, After: spec.After, Then: spec.Then, Within: time.Duration(spec.Within), Line: n.Line}
 	var errs config.Errors
 	if spec.Name == "" {

@@ -116,6 +116,17 @@ func keyLines(n *yaml.Node) map[string]int {
 	return m
 }
 
+// lineOf returns, for a key of the mapping n (lines from keyLines), the
+// line of its value, or n's own line when the key is absent.
+func lineOf(lines map[string]int, n *yaml.Node) func(key string) int {
+	return func(key string) int {
+		if l, ok := lines[key]; ok {
+			return l
+		}
+		return n.Line
+	}
+}
+
 func compileRule(i int, n *yaml.Node, sinks map[string]Markup) (*Rule, config.Errors) {
 	var spec ruleSpec
 	lines := keyLines(n)
@@ -131,12 +142,7 @@ func compileRule(i int, n *yaml.Node, sinks map[string]Markup) (*Rule, config.Er
 		return nil, config.AsErrors(err, n.Line, section)
 	}
 	var errs config.Errors
-	at := func(key string) int {
-		if l, ok := lines[key]; ok {
-			return l
-		}
-		return n.Line
-	}
+	at := lineOf(lines, n)
 	if spec.Name == "" {
 		errs = append(errs, config.Errorf(n.Line, section, "missing name"))
 	} else if !validName(spec.Name) {

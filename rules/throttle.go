@@ -41,12 +41,7 @@ func compileThrottle(n *yaml.Node, section string) (*Throttle, config.Errors) {
 		return nil, config.AsErrors(err, n.Line, section)
 	}
 	lines := keyLines(n)
-	at := func(key string) int {
-		if l, ok := lines[key]; ok {
-			return l
-		}
-		return n.Line
-	}
+	at := lineOf(lines, n)
 	t := &Throttle{Key: strings.TrimSpace(spec.Key), Window: time.Duration(spec.Window)}
 	var errs config.Errors
 	if t.Window <= 0 {
