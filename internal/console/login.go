@@ -14,9 +14,13 @@ type loginView struct {
 }
 
 // safeNext keeps a post-login redirect on this console: a path, not
-// another site ("//evil.example" or "/\evil.example").
+// another site ("//evil.example" or "/\evil.example"). A browser drops
+// tabs and newlines from a Location and reads a backslash as a slash, so
+// "/\t/evil.example" is another site too: a next with a control character
+// or a backslash anywhere is refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "/"
 	}
 	return next
