@@ -19,14 +19,10 @@ func (s *Store) RetryDead(ctx context.Context, sink string, since time.Time) (in
 func (s *Store) RetryMatching(ctx context.Context, f Filter) (int, error) {
 	const batch = 500
 	f.State = StateDead
-	from := " FROM deliveries d"
-	if f.Subject != "" {
-		from += " JOIN events e ON e.id = d.event_id"
-	}
 	total := 0
 	for {
 		where, args := f.where()
-		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.id`+from+where+` LIMIT ?`), append(args, batch)...)
+		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.id FROM deliveries d`+where+` LIMIT ?`), append(args, batch)...)
 		if err != nil {
 			return total, fmt.Errorf("%w: retry dead: %w", ErrUnavailable, err)
 		}
