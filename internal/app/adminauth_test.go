@@ -24,29 +24,7 @@ func TestReloadKeepsAdminAuthOnPublicListener(t *testing.T) {
 	if err := os.WriteFile(path, []byte(base+"admin: \":0\"\nadmin_token: "+token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, Options{ConfigPath: path, Log: slog.New(slog.DiscardHandler),
-			Ready: func(_, admin string) { ready <- admin }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	var admin string
-	select {
-	case a := <-ready:
-		_, port, _ := net.SplitHostPort(a)
-		admin = "http://127.0.0.1:" + port
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	admin := serveAdmin(t, path)
 
 	if err := os.WriteFile(path, []byte(base+"admin: 127.0.0.1:9999\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -117,4 +95,33 @@ func TestLoopbackAdminRefusesBrowsers(t *testing.T) {
 	if code := do("POST", "/-/reload", "", map[string]string{"X-Switchboard": "1"}); code != 200 {
 		t.Errorf("local reload with X-Switchboard: %d, want 200", code)
 	}
+}
+
+// serveAdmin runs serve on the configuration at path, whose admin
+// listener is on all interfaces, and returns its loopback base URL.
+func serveAdmin(t *testing.T, path string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, Options{ConfigPath: path, Log: slog.New(slog.DiscardHandler),
+			Ready: func(_, admin string) { ready <- admin }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case a := <-ready:
+		_, port, _ := net.SplitHostPort(a)
+		return "http://127.0.0.1:" + port
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	return ""
 }

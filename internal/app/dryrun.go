@@ -180,7 +180,7 @@ func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
 		sinkTypes[s.Name] = s.Type
 	}
 	router := b.File.Router
-	for _, ev := range events {
+	for seq, ev := range events {
 		ev.PreviousStatus, ev.Stale = req.PreviousStatus, req.Stale
 		route := router.Route(ev)
 		de := DryRunEvent{Event: ev, Matched: route.Matched, Rules: router.Explain(ev), Messages: []DryRunMessage{}}
@@ -204,7 +204,7 @@ func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
 			if m.Window > 0 {
 				msg.Throttle = &DryRunThrottle{Key: m.ThrottleKey, Window: m.Window.String()}
 			}
-			msg.Request = b.webhookRequest(ev, evJSON, m, now)
+			msg.Request = b.webhookRequest(ev, seq, evJSON, m, now)
 			de.Messages = append(de.Messages, msg)
 		}
 		res.Events = append(res.Events, de)

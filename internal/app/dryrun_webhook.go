@@ -31,15 +31,15 @@ type DryRunWebhook struct {
 }
 
 // webhookRequest builds the request the webhook sink of m would make, as
-// the delivery workers would at now: the same delivery id, the event as
-// stored.
-func (b *Built) webhookRequest(ev *event.Event, evJSON []byte, m rules.Match, now time.Time) *DryRunWebhook {
+// the delivery workers would at now: the same delivery id (seq is the
+// event's place in its callback), the event as stored.
+func (b *Built) webhookRequest(ev *event.Event, seq int, evJSON []byte, m rules.Match, now time.Time) *DryRunWebhook {
 	w := b.webhooks[m.Sink]
 	if w == nil {
 		return nil
 	}
 	msg := &sinks.Message{
-		DeliveryID: store.DeliveryID(ev.ID, ev.ReceivedAt, m.Rule, m.Sink),
+		DeliveryID: store.DeliveryID(ev.ID, ev.ReceivedAt, seq, m.Rule, m.Sink),
 		Rule:       m.Rule, Title: m.Title, Text: m.Text, Templated: m.Templated,
 		Event: ev, EventJSON: evJSON, Attempt: 1,
 	}

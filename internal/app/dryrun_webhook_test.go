@@ -90,7 +90,7 @@ func TestDryRunWebhookRequest(t *testing.T) {
 	for k, want := range map[string]string{
 		"Authorization": "Bearer ${API_TOKEN}", "X-Api-Key": "<secret>", "X-Fax-Dest": "0012125551234",
 		"Content-Type": "application/json", "Webhook-Timestamp": "1767225600",
-		"Webhook-Id": store.DeliveryID(ev.Event.ID, ev.Event.ReceivedAt, "forward", "status-api"),
+		"Webhook-Id": store.DeliveryID(ev.Event.ID, ev.Event.ReceivedAt, 0, "forward", "status-api"),
 	} {
 		if r.Headers[k] != want {
 			t.Errorf("header %s = %q, want %q", k, r.Headers[k], want)

@@ -103,7 +103,7 @@ func errorLines(err error) []string {
 // forms are the console's form POSTs, which check their own CSRF token.
 func (o *operations) admin(mux *http.ServeMux, loopback bool, forms []string) http.Handler {
 	mux.Handle("GET /metrics", o.metrics.Handler())
-	return server.RequireToken(server.GuardBrowsers(mux, loopback, forms...), o.adminToken)
+	return server.NoStore(server.RequireToken(server.GuardBrowsers(mux, loopback, forms...), o.adminToken))
 }
 
 // adminToken is the running configuration's admin_token ("" for none).

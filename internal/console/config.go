@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard/switchboard/internal/app"
 	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/rules"
 )
 
 type timelineView struct {
@@ -26,7 +27,9 @@ type timelineEvent struct {
 // order it came in, each with the deliveries it caused.
 func (c *Console) subject(w http.ResponseWriter, r *http.Request) {
 	subject := r.PathValue("subject")
-	var sources []string
+	// The vendors' events, and Switchboard's own about the subject (an
+	// expectation that ran out for it).
+	sources := []string{rules.Source}
 	for _, rc := range c.rt.Config().File.Receivers {
 		if !slices.Contains(sources, rc.Type) {
 			sources = append(sources, rc.Type)

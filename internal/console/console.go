@@ -130,7 +130,7 @@ func (c *Console) csrfToken(w http.ResponseWriter, r *http.Request) string {
 		_, _ = rand.Read(b)
 		v = base64.RawURLEncoding.EncodeToString(b)
 		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true,
-			Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+			Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
 	}
 	return c.mac(v)
 }

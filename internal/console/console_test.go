@@ -16,6 +16,8 @@ func TestSafeNext(t *testing.T) {
 		"https://evil.example/":   "/",
 		"//evil.example/":         "/",
 		"/\\evil.example":         "/",
+		"/\t/evil.example":        "/",
+		"/a\\b":                   "/",
 		"javascript:alert(1)":     "/",
 		"/deliveries/msg_1/state": "/deliveries/msg_1/state",
 	} {

@@ -135,7 +135,9 @@ func (c *Console) deliveries(w http.ResponseWriter, r *http.Request) {
 
 // rows answers the deliveries newer than ?after= that match the filter,
 // as table rows for the live delivery log: 204 when there are none, and
-// 304 when the client has them already (its ETag is the newest id).
+// 304 when the client has them already (its ETag is the newest id). At
+// most a page of the oldest new ones, with X-Newest the newest of them and
+// X-More when the page is full: the script asks again from there at once.
 func (c *Console) rows(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	sf, err := readFilter(q).store(c.now())
@@ -143,7 +145,13 @@ func (c *Console) rows(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	ds, err := c.rt.Store().Page(r.Context(), sf, "", q.Get("after"))
+	after := q.Get("after")
+	if after == "" {
+		// The page showed no delivery: every one is new. (Without a bound
+		// the page would be the newest ones, skipping the others.)
+		after = deliveryIDPrefix
+	}
+	ds, err := c.rt.Store().Page(r.Context(), sf, "", after)
 	if err != nil {
 		c.rt.Log().Error("console: new deliveries", "err", err)
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
@@ -156,6 +164,9 @@ func (c *Console) rows(w http.ResponseWriter, r *http.Request) {
 	etag := `"` + ds[0].ID + `"`
 	w.Header().Set("ETag", etag)
 	w.Header().Set("X-Newest", ds[0].ID)
+	if len(ds) == sf.Limit {
+		w.Header().Set("X-More", "1") // a full page: more may follow it
+	}
 	if slices.Contains(r.Header.Values("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -165,3 +176,6 @@ func (c *Console) rows(w http.ResponseWriter, r *http.Request) {
 		c.rt.Log().Error("console: render rows", "err", err)
 	}
 }
+
+// deliveryIDPrefix sorts before every delivery id (store.DeliveryID).
+const deliveryIDPrefix = "msg_"

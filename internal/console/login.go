@@ -14,9 +14,13 @@ type loginView struct {
 }
 
 // safeNext keeps a post-login redirect on this console: a path, not
-// another site ("//evil.example" or "/\evil.example").
+// another site ("//evil.example" or "/\evil.example"). A browser drops
+// tabs and newlines from a Location and reads a backslash as a slash, so
+// "/\t/evil.example" is another site too: a next with a control character
+// or a backslash anywhere is refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "/"
 	}
 	return next
@@ -45,7 +49,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "login", "Log in", "", loginView{Next: next, NeedsKey: true, Error: "That is not the admin token."})
 		return
 	}
-	http.SetCookie(w, server.NewSession(want, c.now().Add(server.SessionTTL), r.TLS != nil))
+	http.SetCookie(w, server.NewSession(want, c.now().Add(server.SessionTTL), overTLS(r)))
 	c.rt.Log().Info("console: logged in", "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -56,6 +60,16 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: server.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// overTLS reports whether the browser reached the console over TLS: the
+// request came over TLS, or through a reverse proxy that terminated it
+// (X-Forwarded-Proto: https, or a form posted from an https page). Cookies
+// set then are Secure. A client that claims https on plain HTTP only makes
+// its own cookies Secure.
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") ||
+		strings.HasPrefix(r.Header.Get("Origin"), "https://")
 }

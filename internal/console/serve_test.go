@@ -29,6 +29,13 @@ func serveConsole(t *testing.T) string {
 // base URL.
 func serveBoth(t *testing.T) (listen, admin string) {
 	t.Helper()
+	return serveWith(t, "")
+}
+
+// serveWith is serveBoth with more configuration (extra, a line of YAML
+// such as admin_token).
+func serveWith(t *testing.T, extra string) (listen, admin string) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
@@ -39,7 +46,8 @@ receivers:
 sinks: {audit: {type: log}}
 rules:
   - {name: all, when: "true", to: [audit]}
-`, filepath.Join(dir, "sb.db"))
+%s
+`, filepath.Join(dir, "sb.db"), extra)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -125,4 +133,21 @@ func TestConsoleWithoutToken(t *testing.T) {
 	if code, _ := post("/try", body, base); code != http.StatusForbidden {
 		t.Errorf("POST /try with another browser's token: %d, want 403", code)
 	}
+}
+
+// postForm posts form to u with c, with the headers h, and returns the
+// answer (its body closed).
+func postForm(t *testing.T, c *http.Client, u string, form url.Values, h map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }

@@ -54,3 +54,17 @@ func sessionMAC(token, v string) string {
 func wantsHTML(r *http.Request) bool {
 	return r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html")
 }
+
+// NoStore marks every answer of next as not to be cached, framed or
+// sniffed: the admin listener's JSON holds vendor data (phone numbers, SMS
+// text) that a browser with a console session can open, and its refusals
+// come before any page. The console sets its own stricter headers on top.
+func NoStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}

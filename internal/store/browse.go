@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -15,6 +16,9 @@ import (
 // before before, and after after, are returned. Paging by the last id of
 // a page walks the primary key's index instead of counting past OFFSET
 // rows, so a page deep in a large log costs what the first one does.
+// With after alone, the page is the oldest deliveries after it (still
+// newest first): polling for new deliveries from the newest one seen
+// skips none, however many came in since.
 func (s *Store) Page(ctx context.Context, f Filter, before, after string) ([]*Delivery, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
@@ -24,11 +28,16 @@ func (s *Store) Page(ctx context.Context, f Filter, before, after string) ([]*De
 		where += " AND d.id < ?"
 		args = append(args, before)
 	}
-	if after != "" {
-		where += " AND d.id > ?"
-		args = append(args, after)
+	if after == "" || before != "" {
+		if after != "" {
+			where += " AND d.id > ?"
+			args = append(args, after)
+		}
+		return s.listDeliveries(ctx, "page deliveries", where, "d.id DESC", append(args, f.Limit))
 	}
-	return s.listDeliveries(ctx, "page deliveries", where, "d.id DESC", append(args, f.Limit))
+	ds, err := s.listDeliveries(ctx, "page deliveries", where+" AND d.id > ?", "d.id", append(args, after, f.Limit))
+	slices.Reverse(ds)
+	return ds, err
 }
 
 // CountStates returns how many deliveries match f in each state; f.State
@@ -36,11 +45,7 @@ func (s *Store) Page(ctx context.Context, f Filter, before, after string) ([]*De
 func (s *Store) CountStates(ctx context.Context, f Filter) (map[string]int, error) {
 	f.State = ""
 	where, args := f.where()
-	from := " FROM deliveries d"
-	if f.Subject != "" {
-		from += " JOIN events e ON e.id = d.event_id"
-	}
-	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.state, COUNT(*)`+from+where+` GROUP BY d.state`), args...)
+	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.state, COUNT(*) FROM deliveries d`+where+` GROUP BY d.state`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: count deliveries: %w", ErrUnavailable, err)
 	}

@@ -68,6 +68,27 @@ func testPages(t *testing.T, open func(testing.TB, *clock) *Store) {
 	if err != nil || len(newer) != 2 || newer[0].Subject != "s6" || newer[1].Subject != "s5" {
 		t.Fatalf("after %s: %+v, %v; want s6, s5", all[2].Subject, newer, err)
 	}
+	// More new deliveries than a page (the live log polling after a
+	// burst): the pages after an id follow on from it, none skipped.
+	seen, after := nil, all[n-1].ID
+	for page := 0; page <= n; page++ {
+		ds, err := st.Page(ctx, Filter{Limit: 3}, "", after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) == 0 {
+			break
+		}
+		var subjects []string
+		for _, d := range ds {
+			subjects = append(subjects, d.Subject)
+		}
+		seen = append(subjects, seen...) // each page newest first, above the last
+		after = ds[0].ID
+	}
+	if want := []string{"s6", "s5", "s4", "s3", "s2", "s1"}; !slices.Equal(seen, want) {
+		t.Fatalf("pages after s0 walked %v, want %v", seen, want)
+	}
 }
 
 // Counts per state follow the filter (but its state); RetryMatching

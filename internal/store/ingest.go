@@ -201,13 +201,13 @@ func (s *Store) runIntakes(ctx context.Context, tx *wtx, ops []*op) error {
 	var rows []any // the deliveries of every intake
 	for _, o := range ops {
 		in := o.intake
-		for _, p := range in.preps {
+		for seq, p := range in.preps {
 			if !inserted[p.ev.ID] {
 				in.res.Duplicates = append(in.res.Duplicates, p.ev)
 				continue
 			}
 			delete(inserted, p.ev.ID) // a second copy in this group is a duplicate
-			if rows, err = s.ingestOne(ctx, tx, in, p, now, rows); err != nil {
+			if rows, err = s.ingestOne(ctx, tx, in, p, seq, now, rows); err != nil {
 				return err
 			}
 		}
@@ -320,8 +320,8 @@ const upsertSubject = `INSERT INTO subjects (source, subject, status, final, upd
 
 // ingestOne records a new event's subject state, routes it again if that
 // state is not the one it was routed for, applies throttles, and appends
-// its deliveries' rows to rows.
-func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared, at time.Time, rows []any) ([]any, error) {
+// its deliveries' rows to rows. seq is the event's place in its callback.
+func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared, seq int, at time.Time, rows []any) ([]any, error) {
 	ev := p.ev
 	now := ms(at)
 	res := in.res
@@ -375,12 +375,16 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		if states != nil {
 			state = states[i]
 		}
-		id := DeliveryID(ev.ID, ev.ReceivedAt, m.Rule, m.Sink)
+		id := DeliveryID(ev.ID, ev.ReceivedAt, seq, m.Rule, m.Sink)
 		var leaseUntil int64
 		var owner string
 		attempts := 0
 		if state == StateSilenced {
 			res.Silenced++
+			if m.Thread != "" {
+				// Kept for a retry by hand, which sends it in its thread.
+				in.threads = append(in.threads, id, m.Thread)
+			}
 		}
 		if state == StatePending {
 			res.Deliveries++
@@ -432,15 +436,18 @@ var insertDeliveriesBySize = func() map[int]string {
 
 // DeliveryID is the id of the delivery of an event by a rule to a sink;
 // webhook sinks send it as webhook-id. It is made once, when the event is
-// stored, from the time it was received and a hash of the event, rule and
-// sink: ids sort by time, so the indexes keyed by them (deliveries,
-// attempts) grow at their end rather than at random pages, which keeps the
-// pages an intake commit writes few.
-func DeliveryID(eventID string, receivedAt time.Time, rule, sink string) string {
+// stored, from the time it was received, the event's place in its callback
+// (seq: 0 for the first) and a hash of the event, rule and sink: ids sort
+// by time, so the indexes keyed by them (deliveries, attempts) grow at
+// their end rather than at random pages, which keeps the pages an intake
+// commit writes few; and the events of one callback, which share their
+// time, sort in the callback's order, which a thread's messages are sent
+// in.
+func DeliveryID(eventID string, receivedAt time.Time, seq int, rule, sink string) string {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(receivedAt.UnixMilli())<<16)
+	binary.BigEndian.PutUint64(b[:8], uint64(receivedAt.UnixMilli())<<16|uint64(min(max(seq, 0), 0xffff)))
 	sum := sha256.Sum256([]byte(eventID + "\x00" + rule + "\x00" + sink))
-	copy(b[6:], sum[:10])
+	copy(b[8:], sum[:8])
 	return "msg_" + idEncoding.EncodeToString(b[:])
 }
 

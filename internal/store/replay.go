@@ -14,19 +14,24 @@ func (s *Store) RetryDead(ctx context.Context, sink string, since time.Time) (in
 	return s.RetryMatching(ctx, Filter{Sink: sink, Since: since})
 }
 
+// retryBatch is how many dead deliveries RetryMatching re-queues per
+// transaction (a variable for tests).
+var retryBatch = 500
+
 // RetryMatching re-queues, as RetryDead does, every dead delivery that f
 // matches (f.State and f.Limit are ignored).
+//
+// Only deliveries dead when it starts are re-queued: one that a worker
+// sends and fails again while the batches run (a sink still refusing
+// everything) stays dead rather than being sent again and again.
 func (s *Store) RetryMatching(ctx context.Context, f Filter) (int, error) {
-	const batch = 500
 	f.State = StateDead
-	from := " FROM deliveries d"
-	if f.Subject != "" {
-		from += " JOIN events e ON e.id = d.event_id"
-	}
+	start := ms(s.now())
 	total := 0
 	for {
 		where, args := f.where()
-		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.id`+from+where+` LIMIT ?`), append(args, batch)...)
+		rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT d.id FROM deliveries d`+where+` AND d.updated_at <= ? LIMIT ?`),
+			append(args, start, retryBatch)...)
 		if err != nil {
 			return total, fmt.Errorf("%w: retry dead: %w", ErrUnavailable, err)
 		}
@@ -51,7 +56,10 @@ func (s *Store) RetryMatching(ctx context.Context, f Filter) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		if len(ids) < batch || n == 0 {
+		if s.hookRetried != nil {
+			s.hookRetried()
+		}
+		if len(ids) < retryBatch || n == 0 {
 			return total, nil
 		}
 	}

@@ -103,6 +103,8 @@ type Store struct {
 	ckpt   *checkpointer // SQLite only
 	now    func() time.Time
 	hookEv func(*event.Event) error // test hook: runs after an event insert
+	// hookRetried is a test hook: runs after each batch of RetryMatching.
+	hookRetried func()
 	// silences are the silences in force, as last read (RefreshSilences).
 	silences atomic.Pointer[[]*active]
 

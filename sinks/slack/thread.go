@@ -42,7 +42,9 @@ type Anchor struct {
 	// needs the ID, not a name), TS the first message's timestamp: ""
 	// while it is being posted.
 	Channel, TS string
-	// LastDelivery is the delivery that posted into the thread last.
+	// LastDelivery is the delivery that posted into the thread last (but
+	// for late ones: a delivery older than it posts without becoming it).
+	// Delivery ids sort by when their event was received.
 	LastDelivery string
 	// Mine: the first message is this attempt's to post.
 	Mine bool
@@ -95,7 +97,12 @@ func (s *Sink) sendThreaded(ctx context.Context, m *sinks.Message, p payload) er
 		// was not recorded: posting again would repeat it in the thread.
 		return nil
 	}
-	if s.cfg.UpdateParent {
+	// Delivery ids sort by when their event was received: a message older
+	// than the thread's latest (a silenced or dead one retried by hand
+	// after later ones went out) replies, but the parent keeps showing
+	// the latest, and the latest stays the one recorded.
+	late := a.LastDelivery != "" && m.DeliveryID < a.LastDelivery
+	if s.cfg.UpdateParent && !late {
 		err := s.update(ctx, a, parentPayload(m))
 		switch code := apiCode(err); {
 		case parentGoneErrors[code]:
@@ -110,7 +117,7 @@ func (s *Sink) sendThreaded(ctx context.Context, m *sinks.Message, p payload) er
 	if parentGoneErrors[apiCode(err)] {
 		return s.restartThread(ctx, m, p, a)
 	}
-	if err != nil {
+	if err != nil || late {
 		return err
 	}
 	// Best effort: if it is lost, the message is delivered all the same;

@@ -9,7 +9,8 @@
   function poll(fn) {
     function tick() {
       if (document.hidden) { setTimeout(tick, every); return; }
-      fn().catch(function () {}).then(function () { setTimeout(tick, every); });
+      // fn resolves true when there is more to fetch right away.
+      fn().catch(function () {}).then(function (more) { setTimeout(tick, more === true ? 0 : every); });
     }
     setTimeout(tick, every);
   }
@@ -33,6 +34,7 @@
             u.searchParams.set("after", newest);
             rows.dataset.live = u.pathname + u.search;
           }
+          return resp.headers.get("X-More") === "1"; // a full page: fetch the next now
         });
       });
     });
