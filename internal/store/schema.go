@@ -74,14 +74,15 @@ var migrations = []string{
 	`ALTER TABLE subjects ADD COLUMN prior_status TEXT NOT NULL DEFAULT '';
 	ALTER TABLE subjects ADD COLUMN prior_final INTEGER NOT NULL DEFAULT 0;`,
 	// Threads (a Slack sink with thread:): each delivery's thread key ('' for
-	// none), an index over the threaded deliveries only (partial, so intake
-	// of un-threaded ones does not maintain it) that keeps a thread's
-	// messages in order, and per sink and key the thread's anchor: the
+	// none), an index over the pending threaded deliveries only (partial, so
+	// intake of un-threaded ones does not maintain it and a long thread's
+	// sent messages leave it) that keeps a thread's messages in order, and
+	// per sink and key the thread's anchor: the
 	// channel ID and ts of its first message, the delivery that posted into
 	// it last, and while the first message is being posted the attempt that
 	// posts it (owner, owned_until).
 	`ALTER TABLE deliveries ADD COLUMN thread_key TEXT NOT NULL DEFAULT '';
-	CREATE INDEX deliveries_thread ON deliveries (sink, thread_key, id) WHERE thread_key <> '';
+	CREATE INDEX deliveries_thread ON deliveries (sink, thread_key, id) WHERE thread_key <> '' AND state = 'pending';
 	CREATE TABLE threads (
 		sink          TEXT NOT NULL,
 		thread_key    TEXT NOT NULL,

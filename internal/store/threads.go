@@ -18,7 +18,8 @@ import (
 
 // claimOrdered is claimDue for a threaded sink: a delivery with a thread key
 // waits while an earlier one of the same sink and key is pending. The check
-// is an index probe (deliveries_thread, over threaded deliveries only).
+// is an index probe (deliveries_thread, over pending threaded deliveries
+// only, so it costs the same however long the thread has run).
 const claimOrdered = `UPDATE deliveries SET lease_until = ?, lease_owner = ?, attempts = attempts + 1, updated_at = ?
 	WHERE id IN (SELECT d.id FROM deliveries d
 		WHERE d.sink = ? AND d.state = ? AND d.next_attempt_at <= ? AND d.lease_until <= ?
