@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +127,43 @@ func hasError(es config.Errors, line int, has string) bool {
 		}
 	}
 	return false
+}
+
+// An event that matches both after and then is the one that was waited
+// for, also when it is the first of its transaction (the single final
+// callback of most faxes): it starts no timer, which would fire a false
+// expectation.missed.
+func TestExpectationThenWinsOnFirstEvent(t *testing.T) {
+	src := `sinks:
+  audit: {type: log}
+expect:
+  - name: fax-final
+    after: type == "fax.outbound"
+    then: final
+    within: 1h
+`
+	f, err := Parse("rules.yaml", strings.NewReader(src), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ev   event.Event
+		want []ExpectAction
+	}{
+		{"first and final", event.Event{Source: "interfax", Type: "fax.outbound", Status: "success", Final: true}, nil},
+		{"first in progress", event.Event{Source: "interfax", Type: "fax.outbound", Status: "pending"},
+			[]ExpectAction{{Expectation: "fax-final", Start: true, Within: time.Hour}}},
+		{"final after progress", event.Event{Source: "interfax", Type: "fax.outbound", Status: "failure", Final: true, PreviousStatus: "pending"},
+			[]ExpectAction{{Expectation: "fax-final"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.ev
+			ev.Data = map[string]any{}
+			res := f.Router.Route(&ev)
+			if fmt.Sprint(res.Expect) != fmt.Sprint(tc.want) {
+				t.Errorf("Expect = %+v, want %+v", res.Expect, tc.want)
+			}
+		})
+	}
 }
