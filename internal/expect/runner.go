@@ -43,7 +43,7 @@ type Runner struct {
 	hooks   Hooks
 	cfg     atomic.Pointer[Config]
 	started time.Time // or when the store last failed to answer
-	outage  bool      // the store failed to answer in this round
+	outage  bool      // the store failed to answer the timers' queries in this round
 	now     func() time.Time
 
 	// seen is the latest accepted callback per receiver (unix ms), as
@@ -138,6 +138,7 @@ func (r *Runner) fire(ctx context.Context, c *Config, settled bool) {
 		due, err := r.st.TimersDue(ctx)
 		if err != nil || !due || !settled {
 			r.fail(err, "expectations: look for due timers")
+			r.outage = r.outage || errors.Is(err, store.ErrUnavailable)
 			return
 		}
 		now := r.now()
@@ -150,6 +151,7 @@ func (r *Runner) fire(ctx context.Context, c *Config, settled bool) {
 		}, c.Router.Route, r.h)
 		if err != nil {
 			r.fail(err, "expectations: fire timers")
+			r.outage = errors.Is(err, store.ErrUnavailable)
 			return
 		}
 		for _, t := range fired {
@@ -237,8 +239,5 @@ func (r *Runner) stored(res *store.IngestResult) {
 func (r *Runner) fail(err error, msg string, attrs ...any) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		r.log.Error(msg, append(attrs, "err", err)...)
-		if errors.Is(err, store.ErrUnavailable) {
-			r.outage = true
-		}
 	}
 }

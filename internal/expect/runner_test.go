@@ -44,8 +44,14 @@ expect:
 // serve wires it, started at the clock's time, and the store.
 func setup(t *testing.T, grace time.Duration) (*Runner, *store.Store, *clock) {
 	t.Helper()
+	return setupOn(t, filepath.Join(t.TempDir(), "sb.db"), grace)
+}
+
+// setupOn is setup on the store at dsn.
+func setupOn(t *testing.T, dsn string, grace time.Duration) (*Runner, *store.Store, *clock) {
+	t.Helper()
 	c := &clock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "sb.db"), store.WithClock(c.now))
+	st, err := store.Open(context.Background(), dsn, store.WithClock(c.now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,25 +178,6 @@ func TestRunnerTrafficGrace(t *testing.T) {
 	c.add(31 * time.Minute)
 	r.started = c.now().Add(-time.Minute) // as if restarted a minute ago
 	heldForGrace(t, r, st, c, "Receiver ts: no accepted callback")
-}
-
-// After the store failed to answer (intake answered the vendors 503, and
-// they retry), due timers are held for the grace again, as after a start:
-// the final status a vendor retries cancels its timer instead of a false
-// expectation.missed.
-func TestRunnerGraceAfterOutage(t *testing.T) {
-	r, st, c := setup(t, 5*time.Minute)
-	ctx := context.Background()
-	callback(t, r, st, pending(c, "R1"))
-	c.add(6 * time.Minute)
-	r.Round(ctx) // settled; nothing due yet
-	c.add(10 * time.Minute)
-	// The store does not answer: every call of the round fails.
-	down, cancel := context.WithDeadline(ctx, time.Unix(0, 0))
-	defer cancel()
-	r.Round(down)
-	c.add(time.Minute)
-	heldForGrace(t, r, st, c, "Expectation sms-final for telesign R1")
 }
 
 // heldForGrace checks that a round now emits nothing, and one 5 minutes
