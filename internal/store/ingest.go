@@ -381,6 +381,10 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		attempts := 0
 		if state == StateSilenced {
 			res.Silenced++
+			if m.Thread != "" {
+				// Retried by hand, it goes into its thread.
+				in.threads = append(in.threads, id, m.Thread)
+			}
 		}
 		if state == StatePending {
 			res.Deliveries++
