@@ -130,9 +130,11 @@ func compileExpectation(i int, n *yaml.Node) (*Expectation, config.Errors) {
 // expect decides what ev does to each expectation's timer for its subject:
 // a match of Then stops it (Then wins when both match: the event is the one
 // that was waited for); otherwise a match of After starts it, unless the
-// event is stale. Events of Switchboard's own making do neither.
+// event is stale. Events of Switchboard's own making do neither, nor do
+// events without a subject (a callback without its transaction id): they
+// name no transaction to wait for, and would share one timer.
 func (r *Router) expect(m *vm.VM, ev *event.Event, env map[string]any, res *Result) {
-	if ev.Source == Source {
+	if ev.Source == Source || ev.Subject == "" {
 		return
 	}
 	// Only an event with history (an earlier one stored for its subject)

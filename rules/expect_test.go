@@ -45,16 +45,18 @@ func TestExpectations(t *testing.T) {
 		ev   event.Event
 		want []ExpectAction
 	}{
-		{"pending sms starts", event.Event{Source: "telesign", Type: "sms", Status: "pending"},
+		{"pending sms starts", event.Event{Source: "telesign", Type: "sms", Subject: "R1", Status: "pending"},
 			[]ExpectAction{{Expectation: "sms-final", Start: true, Within: 15 * time.Minute}}},
-		{"final sms stops both", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true, PreviousStatus: "pending"},
+		{"without a subject, neither starts nor stops", event.Event{Source: "telesign", Type: "sms", Status: "pending"}, nil},
+		{"nor with history", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true, PreviousStatus: "pending"}, nil},
+		{"final sms stops both", event.Event{Source: "telesign", Type: "sms", Subject: "R1", Status: "success", Final: true, PreviousStatus: "pending"},
 			[]ExpectAction{{Expectation: "sms-final"}, {Expectation: "fax-final"}}},
-		{"the first event of a subject has no timer to stop", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true}, nil},
-		{"stale pending starts nothing", event.Event{Source: "telesign", Type: "sms", Status: "pending", Stale: true}, nil},
-		{"fax in progress starts", event.Event{Source: "interfax", Type: "fax.outbound", Status: "pending"},
+		{"the first event of a subject has no timer to stop", event.Event{Source: "telesign", Type: "sms", Subject: "R2", Status: "success", Final: true}, nil},
+		{"stale pending starts nothing", event.Event{Source: "telesign", Type: "sms", Subject: "R1", Status: "pending", Stale: true}, nil},
+		{"fax in progress starts", event.Event{Source: "interfax", Type: "fax.outbound", Subject: "F1", Status: "pending"},
 			[]ExpectAction{{Expectation: "fax-final", Start: true, Within: time.Hour}}},
 		{"own events neither start nor stop", event.Event{Source: Source, Type: "expectation.missed", Status: "pending", Final: true}, nil},
-		{"unrelated", event.Event{Source: "telesign", Type: "sms.inbound", Status: "success"}, nil},
+		{"unrelated", event.Event{Source: "telesign", Type: "sms.inbound", Subject: "R3", Status: "success"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.ev
@@ -151,10 +153,10 @@ expect:
 		ev   event.Event
 		want []ExpectAction
 	}{
-		{"first and final", event.Event{Source: "interfax", Type: "fax.outbound", Status: "success", Final: true}, nil},
-		{"first in progress", event.Event{Source: "interfax", Type: "fax.outbound", Status: "pending"},
+		{"first and final", event.Event{Source: "interfax", Type: "fax.outbound", Subject: "F1", Status: "success", Final: true}, nil},
+		{"first in progress", event.Event{Source: "interfax", Type: "fax.outbound", Subject: "F1", Status: "pending"},
 			[]ExpectAction{{Expectation: "fax-final", Start: true, Within: time.Hour}}},
-		{"final after progress", event.Event{Source: "interfax", Type: "fax.outbound", Status: "failure", Final: true, PreviousStatus: "pending"},
+		{"final after progress", event.Event{Source: "interfax", Type: "fax.outbound", Subject: "F1", Status: "failure", Final: true, PreviousStatus: "pending"},
 			[]ExpectAction{{Expectation: "fax-final"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
