@@ -128,17 +128,20 @@ func compileExpectation(i int, n *yaml.Node) (*Expectation, config.Errors) {
 }
 
 // expect decides what ev does to each expectation's timer for its subject:
-// for an event with history, a match of Then stops it (Then wins when both
-// match: the event is the one that was waited for); otherwise a match of After starts it, unless the
-// event is stale. Events of
-// Switchboard's own making do neither.
+// a match of Then stops it (Then wins when both match: the event is the one
+// that was waited for); otherwise a match of After starts it, unless the
+// event is stale. Events of Switchboard's own making do neither, nor do
+// events without a subject (a callback without its transaction id): they
+// name no transaction to wait for, and would share one timer.
 func (r *Router) expect(m *vm.VM, ev *event.Event, env map[string]any, res *Result) {
-	if ev.Source == Source {
+	if ev.Source == Source || ev.Subject == "" {
 		return
 	}
 	// Only an event with history (an earlier one stored for its subject)
 	// can find a timer to stop: the first event of a transaction, such as
-	// the single final callback of most faxes, costs no DELETE.
+	// the single final callback of most faxes, costs no DELETE. Its Then is
+	// still asked when its After matches, so that it starts no timer for
+	// what has already arrived.
 	history := ev.PreviousStatus != "" || ev.Stale
 	for _, x := range r.expects {
 		var stop bool
@@ -156,9 +159,17 @@ func (r *Router) expect(m *vm.VM, ev *event.Event, env map[string]any, res *Resu
 		if err != nil {
 			res.Errors = append(res.Errors, RuleError{Rule: "expect " + x.Name, Err: fmt.Errorf("after: %w", err)})
 		}
-		if start && !ev.Stale { // a late pending after the final status waits for nothing
-			res.Expect = append(res.Expect, ExpectAction{Expectation: x.Name, Start: true, Within: x.Within})
+		if !start || ev.Stale { // a late pending after the final status waits for nothing
+			continue
 		}
+		if !history {
+			if done, err := run(m, x.then, env); err != nil {
+				res.Errors = append(res.Errors, RuleError{Rule: "expect " + x.Name, Err: fmt.Errorf("then: %w", err)})
+			} else if done {
+				continue // the event that was waited for: nothing to wait for
+			}
+		}
+		res.Expect = append(res.Expect, ExpectAction{Expectation: x.Name, Start: true, Within: x.Within})
 	}
 }
 

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,16 +45,18 @@ func TestExpectations(t *testing.T) {
 		ev   event.Event
 		want []ExpectAction
 	}{
-		{"pending sms starts", event.Event{Source: "telesign", Type: "sms", Status: "pending"},
+		{"pending sms starts", event.Event{Source: "telesign", Type: "sms", Subject: "R1", Status: "pending"},
 			[]ExpectAction{{Expectation: "sms-final", Start: true, Within: 15 * time.Minute}}},
-		{"final sms stops both", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true, PreviousStatus: "pending"},
+		{"without a subject, neither starts nor stops", event.Event{Source: "telesign", Type: "sms", Status: "pending"}, nil},
+		{"nor with history", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true, PreviousStatus: "pending"}, nil},
+		{"final sms stops both", event.Event{Source: "telesign", Type: "sms", Subject: "R1", Status: "success", Final: true, PreviousStatus: "pending"},
 			[]ExpectAction{{Expectation: "sms-final"}, {Expectation: "fax-final"}}},
-		{"the first event of a subject has no timer to stop", event.Event{Source: "telesign", Type: "sms", Status: "success", Final: true}, nil},
-		{"stale pending starts nothing", event.Event{Source: "telesign", Type: "sms", Status: "pending", Stale: true}, nil},
-		{"fax in progress starts", event.Event{Source: "interfax", Type: "fax.outbound", Status: "pending"},
+		{"the first event of a subject has no timer to stop", event.Event{Source: "telesign", Type: "sms", Subject: "R2", Status: "success", Final: true}, nil},
+		{"stale pending starts nothing", event.Event{Source: "telesign", Type: "sms", Subject: "R1", Status: "pending", Stale: true}, nil},
+		{"fax in progress starts", event.Event{Source: "interfax", Type: "fax.outbound", Subject: "F1", Status: "pending"},
 			[]ExpectAction{{Expectation: "fax-final", Start: true, Within: time.Hour}}},
 		{"own events neither start nor stop", event.Event{Source: Source, Type: "expectation.missed", Status: "pending", Final: true}, nil},
-		{"unrelated", event.Event{Source: "telesign", Type: "sms.inbound", Status: "success"}, nil},
+		{"unrelated", event.Event{Source: "telesign", Type: "sms.inbound", Subject: "R3", Status: "success"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.ev
@@ -126,4 +129,43 @@ func hasError(es config.Errors, line int, has string) bool {
 		}
 	}
 	return false
+}
+
+// An event that matches both after and then is the one that was waited
+// for, also when it is the first of its transaction (the single final
+// callback of most faxes): it starts no timer, which would fire a false
+// expectation.missed.
+func TestExpectationThenWinsOnFirstEvent(t *testing.T) {
+	src := `sinks:
+  audit: {type: log}
+expect:
+  - name: fax-final
+    after: type == "fax.outbound"
+    then: final
+    within: 1h
+`
+	f, err := Parse("rules.yaml", strings.NewReader(src), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ev   event.Event
+		want []ExpectAction
+	}{
+		{"first and final", event.Event{Source: "interfax", Type: "fax.outbound", Subject: "F1", Status: "success", Final: true}, nil},
+		{"first in progress", event.Event{Source: "interfax", Type: "fax.outbound", Subject: "F1", Status: "pending"},
+			[]ExpectAction{{Expectation: "fax-final", Start: true, Within: time.Hour}}},
+		{"final after progress", event.Event{Source: "interfax", Type: "fax.outbound", Subject: "F1", Status: "failure", Final: true, PreviousStatus: "pending"},
+			[]ExpectAction{{Expectation: "fax-final"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.ev
+			ev.Data = map[string]any{}
+			res := f.Router.Route(&ev)
+			if fmt.Sprint(res.Expect) != fmt.Sprint(tc.want) {
+				t.Errorf("Expect = %+v, want %+v", res.Expect, tc.want)
+			}
+		})
+	}
 }

@@ -1,73 +1,30 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"io"
 	"net"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to make and drop test schemas
+	"github.com/switchboard/switchboard/internal/pgtest"
 )
 
-// The process tests on Postgres use the machine's server at
-// $SWITCHBOARD_TEST_POSTGRES, each in a schema of its own. Without a
-// reachable server they skip, except in CI (CI=true), where they fail.
-const defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// testPostgresSchema creates an empty schema, dropped when t ends (after
-// the processes started later have been stopped), and returns a store URL
-// whose connections use it, and a pool on it for checks.
+// testPostgresSchema creates an empty schema on the machine's Postgres
+// (package pgtest: without a server the test skips, except in CI), dropped
+// when t ends (after the processes started later have been stopped), and
+// returns a store URL whose connections use it, and a pool on it for
+// checks.
 func testPostgresSchema(t *testing.T) (string, *sql.DB) {
 	t.Helper()
-	dsn := os.Getenv("SWITCHBOARD_TEST_POSTGRES")
-	if dsn == "" {
-		dsn = defaultTestPostgres
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		msg := "Postgres unreachable (set SWITCHBOARD_TEST_POSTGRES, or start it: pg_ctlcluster $(ls /etc/postgresql) main start): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "sb_proc_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	u, err := url.Parse(dsn)
+	dsn, _, _ := pgtest.Schema(t, "sb_proc_")
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db.Close()
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	return u.String(), db
+	t.Cleanup(func() { db.Close() })
+	return dsn, db
 }
 
 // tcpProxy forwards connections to target while up: taking it down cuts

@@ -33,7 +33,9 @@ type DryRunRequest struct {
 	// SkipVerify skips the receiver's authentication check.
 	SkipVerify bool
 	// PreviousStatus and Stale stand in for what the store would know
-	// about the transaction (no earlier event by default).
+	// about the transaction (no earlier event by default); a callback's
+	// later events about it have the earlier ones as history, as in the
+	// service.
 	PreviousStatus string
 	Stale          bool
 	// Now is the time of acceptance. Zero means time.Now.
@@ -180,8 +182,24 @@ func (b *Built) DryRun(req DryRunRequest) (*DryRunResult, error) {
 		sinkTypes[s.Name] = s.Type
 	}
 	router := b.File.Router
+	// Each transaction's state as intake sees it: what the request says
+	// the store knows, then what the callback's earlier events leave (a
+	// stale event leaves it as it was).
+	type state struct {
+		status string
+		final  bool
+	}
+	known := map[[2]string]state{}
 	for seq, ev := range events {
-		ev.PreviousStatus, ev.Stale = req.PreviousStatus, req.Stale
+		k := [2]string{ev.Source, ev.Subject}
+		st, ok := known[k]
+		if !ok {
+			st = state{req.PreviousStatus, req.Stale}
+		}
+		ev.PreviousStatus, ev.Stale = st.status, st.final
+		if !st.final {
+			known[k] = state{ev.Status, ev.Final}
+		}
 		route := router.Route(ev)
 		de := DryRunEvent{Event: ev, Matched: route.Matched, Rules: router.Explain(ev), Messages: []DryRunMessage{}}
 		if de.Matched == nil {

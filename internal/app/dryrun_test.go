@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -205,5 +206,54 @@ func TestGuessContentType(t *testing.T) {
 		if got := GuessContentType([]byte(body)); got != want {
 			t.Errorf("GuessContentType(%q) = %q, want %q", body, got, want)
 		}
+	}
+}
+
+// A callback with several events about one transaction (a Telesign
+// array) is routed as intake routes it: each event after the first has
+// the one before as its history, so switchboard test shows the final
+// status stopping the timer the first one started, and previous_status as
+// rules see it in the service.
+func TestDryRunHistoryWithinCallback(t *testing.T) {
+	b := buildConfig(t, `
+receivers:
+  ts: {type: telesign, unauthenticated: true}
+sinks:
+  audit: {type: log}
+rules:
+  - {name: final-after-pending, when: final && previous_status == "pending", to: [audit]}
+expect:
+  - {name: sms-final, after: status == "pending", then: final, within: 15m}
+`)
+	body, err := os.ReadFile(filepath.Join("..", "..", "receivers", "telesign", "testdata", "array_three.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, previous string
+		want           []string // per event: previous_status, matched rules, expectations
+	}{
+		{"first callback of the transaction", "", []string{
+			` [] [{sms-final start 15m0s}]`,
+			`pending [] [{sms-final start 15m0s}]`,
+			`pending [final-after-pending] [{sms-final stop }]`,
+		}},
+		{"with --previous-status", "pending", []string{
+			`pending [] [{sms-final start 15m0s}]`,
+			`pending [] [{sms-final start 15m0s}]`,
+			`pending [final-after-pending] [{sms-final stop }]`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := b.DryRun(DryRunRequest{Receiver: "ts", Body: body, ContentType: "application/json", PreviousStatus: tc.previous})
+			if err != nil || res.Status != 200 || len(res.Events) != len(tc.want) {
+				t.Fatalf("DryRun = %+v, %v; want %d events", res, err, len(tc.want))
+			}
+			for i, de := range res.Events {
+				if got := fmt.Sprintf("%s %v %v", de.Event.PreviousStatus, de.Matched, de.Expectations); got != tc.want[i] {
+					t.Errorf("event %d: %q, want %q", i+1, got, tc.want[i])
+				}
+			}
+		})
 	}
 }

@@ -43,11 +43,12 @@ type Service struct {
 	// Retention is decoded over DefaultRetention, so the windows left out
 	// have their defaults.
 	Retention Retention `yaml:"retention"`
-	// ExpectGrace is how long after start expectation timers that are due
-	// are held before they fire (and receivers are judged silent), so that
-	// a final status the vendor retries after an outage of Switchboard
-	// cancels its timer instead of raising a false alarm. Decoded over
-	// DefaultExpectGrace; an explicit 0 holds none.
+	// ExpectGrace is how long after start, and after the store failed to
+	// answer, expectation timers that are due are held before they fire
+	// (and receivers are judged silent), so that a final status the vendor
+	// retries after an outage of Switchboard cancels its timer instead of
+	// raising a false alarm. Decoded over DefaultExpectGrace; an explicit 0
+	// holds none.
 	ExpectGrace Duration `yaml:"expect_grace"`
 }
 

@@ -17,7 +17,8 @@ import (
 // whole on reload.
 type Config struct {
 	Router *rules.Router
-	// Grace holds due timers this long after the runner started.
+	// Grace holds due timers this long after the runner started, and after
+	// the store last failed to answer (vendors got 503 and retry).
 	Grace time.Duration
 	// Traffic is each watched receiver's expect_traffic.
 	Traffic map[string]time.Duration
@@ -41,7 +42,8 @@ type Runner struct {
 	notify  func([]string)
 	hooks   Hooks
 	cfg     atomic.Pointer[Config]
-	started time.Time
+	started time.Time // or when the store last failed to answer
+	outage  bool      // the store failed to answer the timers' queries in this round
 	now     func() time.Time
 
 	// seen is the latest accepted callback per receiver (unix ms), as
@@ -114,23 +116,29 @@ func (r *Runner) Round(ctx context.Context) {
 	}
 	// After a start, callbacks the vendors retry may still be on their
 	// way: a final status that cancels a timer, a callback that shows a
-	// receiver is not silent.
+	// receiver is not silent. So after the store failed to answer: intake
+	// answered the vendors 503 meanwhile, and they retry.
 	settled := r.now().Sub(r.started) >= c.Grace
+	r.outage = false
 	r.traffic(ctx, c, settled)
-	if settled {
-		r.fire(ctx, c)
+	r.fire(ctx, c, settled)
+	if r.outage {
+		r.started = r.now() // the grace counts again from the last failure
 	}
 }
 
-func (r *Runner) fire(ctx context.Context, c *Config) {
+// fire fires the due timers, if settled; it looks for one in any case,
+// so that a store that does not answer holds the next expiries.
+func (r *Runner) fire(ctx context.Context, c *Config, settled bool) {
 	byName := map[string]*rules.Expectation{}
 	for _, x := range c.Router.Expectations() {
 		byName[x.Name] = x
 	}
 	for ctx.Err() == nil {
 		due, err := r.st.TimersDue(ctx)
-		if err != nil || !due {
+		if err != nil || !due || !settled {
 			r.fail(err, "expectations: look for due timers")
+			r.outage = r.outage || errors.Is(err, store.ErrUnavailable)
 			return
 		}
 		now := r.now()
@@ -143,6 +151,7 @@ func (r *Runner) fire(ctx context.Context, c *Config) {
 		}, c.Router.Route, r.h)
 		if err != nil {
 			r.fail(err, "expectations: fire timers")
+			r.outage = errors.Is(err, store.ErrUnavailable)
 			return
 		}
 		for _, t := range fired {

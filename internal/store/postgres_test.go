@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/switchboard/switchboard/internal/pgtest"
 )
 
 // The conformance suite runs against the machine's Postgres at
@@ -81,14 +83,7 @@ func testSchema(t testing.TB) string {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema) // sent to the server as a run-time setting
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.SearchPath(t, dsn, schema)
 }
 
 func openTestPostgres(t testing.TB, c *clock) *Store {

@@ -12,24 +12,29 @@ import (
 
 // Traffic records the latest callback this instance accepted for receiver
 // (at), unless another instance recorded a later one, in the table every
-// instance shares. If the receiver had been marked silent, it is marked
-// resumed and the event resumed makes is stored in the same transaction,
-// so exactly one instance emits it. It returns what that intake stored (nil
-// when the receiver was not silent).
+// instance shares. If the receiver had been marked silent before at, it is
+// marked resumed and the event resumed makes is stored in the same
+// transaction, so exactly one instance emits it. It returns what that
+// intake stored (nil when the receiver was not silent).
 func (s *Store) Traffic(ctx context.Context, receiver string, at time.Time, resumed func() *event.Event, plan Planner, h Handoff) (*IngestResult, error) {
 	res, err := s.emit(ctx, plan, h, func(ctx context.Context, tx *wtx) ([]*event.Event, error) {
 		var was int
-		err := tx.queryRow(ctx, `SELECT silent FROM receiver_traffic WHERE receiver = ?`+s.d.forUpdate, receiver).Scan(&was)
+		var last int64
+		err := tx.queryRow(ctx, `SELECT silent, last_at FROM receiver_traffic WHERE receiver = ?`+s.d.forUpdate, receiver).Scan(&was, &last)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%w: receiver traffic: %w", ErrUnavailable, err)
 		}
+		// Only a callback later than the last one recorded ends a silence:
+		// an instance may note one older than another's (it was not
+		// watching the receiver then), which was already judged.
 		if _, err := tx.exec(ctx, `INSERT INTO receiver_traffic (receiver, last_at, silent) VALUES (?, ?, 0)
-			ON CONFLICT (receiver) DO UPDATE SET silent = 0,
+			ON CONFLICT (receiver) DO UPDATE SET
+				silent = CASE WHEN excluded.last_at > receiver_traffic.last_at THEN 0 ELSE receiver_traffic.silent END,
 				last_at = CASE WHEN excluded.last_at > receiver_traffic.last_at THEN excluded.last_at ELSE receiver_traffic.last_at END`,
 			receiver, ms(at)); err != nil {
 			return nil, fmt.Errorf("%w: receiver traffic: %w", ErrUnavailable, err)
 		}
-		if was == 0 {
+		if was == 0 || ms(at) <= last {
 			return nil, nil
 		}
 		return []*event.Event{resumed()}, nil
