@@ -110,36 +110,3 @@ func countState(m map[string]string, state string) int {
 	}
 	return n
 }
-
-// A silenced delivery to a sink that threads its messages keeps its thread
-// key: retried by hand, it is posted into its thread, in the thread's
-// order, not as a message of its own.
-func TestSilencedKeepsThread(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) { testSilencedKeepsThread(t, open(t, &clock{t: time.Unix(1700000000, 0)})) })
-	}
-}
-
-func testSilencedKeepsThread(t *testing.T, st *Store) {
-	ctx := context.Background()
-	if _, err := st.AddSilence(ctx, Silence{Match: `code == 1`, Comment: "known"}, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.RefreshSilences(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Ingest(ctx, []*event.Event{threadEvent("fax-1", 1)}, toThreads(), nil); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := st.List(ctx, Filter{State: StateSilenced, Limit: 10})
-	if err != nil || len(ds) != 1 {
-		t.Fatalf("silenced deliveries: %v, %v", ds, err)
-	}
-	if n, err := st.Retry(ctx, ds[0].ID); err != nil || n != 1 {
-		t.Fatalf("Retry = %d, %v", n, err)
-	}
-	claimed, err := st.ClaimOrdered(ctx, "s", 10, time.Minute)
-	if err != nil || len(claimed) != 1 || claimed[0].ThreadKey != "fax-1" {
-		t.Fatalf("ClaimOrdered after the retry = %+v, %v; want the delivery in thread fax-1", claimed, err)
-	}
-}
