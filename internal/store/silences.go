@@ -34,7 +34,7 @@ type Silence struct {
 // active is a silence in force, its matcher compiled.
 type active struct {
 	Silence
-	cond *rules.Condition
+	cond *rules.Condition // nil: the matcher does not compile (a silence stored by an older version)
 }
 
 // AddSilence stores a silence that applies from now for d; its matcher
@@ -129,8 +129,9 @@ func (s *Store) RefreshSilences(ctx context.Context) error {
 		}
 		c, err := rules.CompileCondition(sl.Match)
 		if err != nil {
+			// Kept without a condition, so it is reported once, not at
+			// every refresh; it silences nothing.
 			s.log.Error("silence matcher does not compile, ignored", "silence", sl.ID, "err", err)
-			continue
 		}
 		in = append(in, &active{Silence: sl, cond: c})
 	}
@@ -149,8 +150,8 @@ func (s *Store) silencedBy(ev *event.Event, matches []rules.Match, states []stri
 	}
 	var env map[string]any
 	for _, sl := range *p {
-		if !sl.EndsAt.After(at) {
-			continue // ended since the last refresh
+		if sl.cond == nil || !sl.EndsAt.After(at) {
+			continue // its matcher does not compile, or it ended since the last refresh
 		}
 		matched := false
 		for i, m := range matches {
