@@ -18,20 +18,7 @@ func TestSubjectFilterUsesIndexes(t *testing.T) {
 		"page":   listQuery(where+" AND d.id < ?", "d.id DESC"),
 		"counts": `SELECT d.state, COUNT(*) FROM deliveries d` + where + ` GROUP BY d.state`,
 	} {
-		rows, err := st.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, append(args, "msg_z", 50)[:strings.Count(q, "?")]...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, st, q, append(args, "msg_z", 50)[:strings.Count(q, "?")]...)
 		for _, step := range plan {
 			// The only scan allowed is of the CTE listing the sources.
 			if strings.HasPrefix(step, "SCAN ") && !strings.HasPrefix(step, "SCAN src") {
@@ -40,4 +27,27 @@ func TestSubjectFilterUsesIndexes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// queryPlan returns the steps of SQLite's plan for q with args.
+func queryPlan(t *testing.T, st *Store, q string, args ...any) []string {
+	t.Helper()
+	rows, err := st.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
