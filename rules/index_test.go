@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/switchboard/switchboard/internal/event"
 )
 
@@ -164,42 +162,10 @@ func checkEquivalence(t *testing.T, name string, b []byte) bool {
 	return f.Router.index != nil
 }
 
-// routeEveryRule is Route as it was before the index: every rule in order.
+// routeEveryRule is Route without the index: every rule is a candidate,
+// in order.
 func routeEveryRule(r *Router, ev *event.Event) Result {
-	var res Result
-	if len(r.rules) == 0 {
-		return res
-	}
-	env := ev.Map()
-	m := &vm.VM{}
-	for _, rule := range r.rules {
-		out, err := m.Run(rule.program, env)
-		if err != nil {
-			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: err})
-			continue
-		}
-		if ok, _ := out.(bool); !ok {
-			continue
-		}
-		res.Matched = append(res.Matched, rule.Name)
-		title, text, templated, terr := rule.render(ev, env, 0)
-		if terr != nil {
-			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: terr})
-		}
-		match := Match{Rule: rule.Name, Title: title, Text: text, Templated: templated}
-		if rule.Throttle != nil {
-			match = rule.throttled(match, m, ev, env, &res)
-		}
-		for _, sink := range rule.To {
-			match.Sink = sink
-			res.Matches = append(res.Matches, match)
-		}
-		if rule.Stop {
-			res.Stopped = rule.Name
-			break
-		}
-	}
-	return res
+	return (&Router{rules: r.rules, expects: r.expects, threads: r.threads}).Route(ev)
 }
 
 func compareResults(t *testing.T, got, want Result) bool {
