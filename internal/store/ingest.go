@@ -77,11 +77,14 @@ type prepared struct {
 	ev   *event.Event
 	res  rules.Result
 	body []byte
+	// silenced marks the matches a silence in force holds back (nil: none).
+	silenced []bool
 }
 
-func prepare(ev *event.Event, prev string, stale bool, plan Planner) (*prepared, error) {
+func (s *Store) prepare(ev *event.Event, prev string, stale bool, plan Planner) (*prepared, error) {
 	ev.PreviousStatus, ev.Stale = prev, stale
 	p := &prepared{ev: ev, res: plan(ev)}
+	p.silenced = s.silencedBy(ev, p.res.Matches, s.now())
 	var err error
 	if p.body, err = json.Marshal(ev); err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
@@ -112,7 +115,7 @@ func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner,
 		if !ok {
 			st.status, st.final = s.hints.get(ev.Source, ev.Subject)
 		}
-		p, err := prepare(ev, st.status, st.final, plan)
+		p, err := s.prepare(ev, st.status, st.final, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +328,7 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 	}
 	if prev != ev.PreviousStatus || (final != 0) != ev.Stale {
 		// Routed for another state: route again for the one committed.
-		q, err := prepare(ev, prev, final != 0, in.plan)
+		q, err := s.prepare(ev, prev, final != 0, in.plan)
 		if err != nil {
 			return nil, err
 		}
@@ -351,7 +354,7 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 		return nil, err
 	}
 	res.Throttled = append(res.Throttled, throttled...)
-	states = s.silencedBy(ev, matches, states, at)
+	states = silence(p.silenced, states)
 	for i, m := range matches {
 		state := StatePending
 		if states != nil {

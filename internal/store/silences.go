@@ -139,45 +139,60 @@ func (s *Store) RefreshSilences(ctx context.Context) error {
 	return nil
 }
 
-// silencedBy returns the states of an event's matches (nil when no
-// silence applies): silenced where a silence in force matches the event,
-// and its sink and rule if it names them. It costs an atomic load when no
-// silence is in force.
-func (s *Store) silencedBy(ev *event.Event, matches []rules.Match, states []string, at time.Time) []string {
+// silencedBy marks the matches of an event a silence in force at holds
+// back (nil when none does): those of its sink and rule, if it names them,
+// when its matcher holds for the event. Intake runs it with the rules, on
+// the caller's goroutine; it costs an atomic load when no silence is in
+// force.
+func (s *Store) silencedBy(ev *event.Event, matches []rules.Match, at time.Time) []bool {
 	p := s.silences.Load()
 	if p == nil || len(*p) == 0 || len(matches) == 0 {
-		return states
+		return nil
 	}
 	var env map[string]any
+	var out []bool
 	for _, sl := range *p {
 		if sl.cond == nil || !sl.EndsAt.After(at) {
 			continue // its matcher does not compile, or it ended since the last refresh
 		}
-		matched := false
+		evaluated := false
 		for i, m := range matches {
 			if (sl.Sink != "" && sl.Sink != m.Sink) || (sl.Rule != "" && sl.Rule != m.Rule) {
 				continue
 			}
-			if states != nil && states[i] != StatePending {
-				continue
-			}
-			if !matched {
+			if !evaluated {
+				evaluated = true
 				if env == nil {
 					env = ev.Map()
 				}
 				if !sl.cond.Match(env) {
 					break
 				}
-				matched = true
 			}
-			if states == nil {
-				states = make([]string, len(matches))
-				for j := range states {
-					states[j] = StatePending
-				}
+			if out == nil {
+				out = make([]bool, len(matches))
 			}
-			states[i] = StateSilenced
+			out[i] = true
 		}
+	}
+	return out
+}
+
+// silence returns the states of an event's matches (nil: all pending) with
+// those a silence holds back (see silencedBy) silenced, unless a throttle
+// already suppressed them.
+func silence(silenced []bool, states []string) []string {
+	for i, held := range silenced {
+		if !held || (states != nil && states[i] != StatePending) {
+			continue
+		}
+		if states == nil {
+			states = make([]string, len(silenced))
+			for j := range states {
+				states[j] = StatePending
+			}
+		}
+		states[i] = StateSilenced
 	}
 	return states
 }

@@ -128,7 +128,7 @@ func (s *Store) emit(ctx context.Context, plan Planner, h Handoff, claim func(ct
 		in.events, in.preps = evs, in.preps[:0]
 		for _, ev := range evs {
 			prev, final := s.hints.get(ev.Source, ev.Subject)
-			p, err := prepare(ev, prev, final, plan)
+			p, err := s.prepare(ev, prev, final, plan)
 			if err != nil {
 				return err
 			}

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +47,34 @@ func TestSilenceThatDoesNotCompile(t *testing.T) {
 	}
 	if res.Silenced != 0 || res.Deliveries != 1 {
 		t.Errorf("silenced %d, delivered %d: a matcher that does not compile must silence nothing", res.Silenced, res.Deliveries)
+	}
+}
+
+// A silence holds back what would be sent, not what a throttle already
+// suppressed: the window's first match is silenced, its later ones stay
+// suppressed (and counted for the window's next message).
+func TestSilenceKeepsThrottledSuppressed(t *testing.T) {
+	st := openTestSQLite(t, &clock{t: time.Unix(1700000000, 0)})
+	ctx := context.Background()
+	if _, err := st.AddSilence(ctx, Silence{Match: `code == 7`, Comment: "known"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RefreshSilences(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := range 2 {
+		ev := newEvent(fmt.Sprintf("s%d", i), "failure", 7, true)
+		if _, err := st.Ingest(ctx, []*event.Event{ev}, throttled("a"), nil); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := st.List(ctx, Filter{EventID: ev.ID, Limit: 1})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries of %s: %v, %v", ev.ID, ds, err)
+		}
+		got = append(got, ds[0].State)
+	}
+	if want := []string{StateSilenced, StateSuppressed}; !slices.Equal(got, want) {
+		t.Errorf("states = %v, want %v", got, want)
 	}
 }
