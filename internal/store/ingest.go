@@ -84,7 +84,7 @@ type prepared struct {
 func (s *Store) prepare(ev *event.Event, prev string, stale bool, plan Planner) (*prepared, error) {
 	ev.PreviousStatus, ev.Stale = prev, stale
 	p := &prepared{ev: ev, res: plan(ev)}
-	p.silenced = s.silencedBy(ev, p.res.Matches, s.now())
+	p.silenced = s.silencedBy(ev, p.res.Matches)
 	var err error
 	if p.body, err = json.Marshal(ev); err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)

@@ -139,16 +139,17 @@ func (s *Store) RefreshSilences(ctx context.Context) error {
 	return nil
 }
 
-// silencedBy marks the matches of an event a silence in force at holds
-// back (nil when none does): those of its sink and rule, if it names them,
-// when its matcher holds for the event. Intake runs it with the rules, on
-// the caller's goroutine; it costs an atomic load when no silence is in
-// force.
-func (s *Store) silencedBy(ev *event.Event, matches []rules.Match, at time.Time) []bool {
+// silencedBy marks the matches of an event that a silence in force now
+// holds back (nil when none does): those of its sink and rule, if it names
+// them, when its matcher holds for the event. Intake runs it with the
+// rules, on the caller's goroutine; it costs an atomic load when no silence
+// is in force.
+func (s *Store) silencedBy(ev *event.Event, matches []rules.Match) []bool {
 	p := s.silences.Load()
 	if p == nil || len(*p) == 0 || len(matches) == 0 {
 		return nil
 	}
+	at := s.now()
 	var env map[string]any
 	var out []bool
 	for _, sl := range *p {
