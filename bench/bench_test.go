@@ -85,3 +85,30 @@ func TestCommandLineHidesPassword(t *testing.T) {
 		t.Errorf("commandLine = %s", got)
 	}
 }
+
+func TestServeWork(t *testing.T) {
+	start := metrics{
+		"process_cpu_seconds_total":                                   10,
+		"switchboard_store_writer_busy_seconds_total":                 1,
+		"switchboard_store_commit_duration_seconds_count":             100,
+		"switchboard_store_commit_duration_seconds_sum":               0.5,
+		"switchboard_store_committed_operations_total":                1000,
+		`switchboard_store_commit_duration_seconds_bucket{le="+Inf"}`: 100,
+	}
+	end := metrics{
+		"process_cpu_seconds_total":                                   12,
+		"switchboard_store_writer_busy_seconds_total":                 2.5,
+		"switchboard_store_commit_duration_seconds_count":             600,
+		"switchboard_store_commit_duration_seconds_sum":               1.5,
+		"switchboard_store_committed_operations_total":                11000,
+		`switchboard_store_commit_duration_seconds_bucket{le="+Inf"}`: 600,
+	}
+	got := serveWork(start, end, 10000, 2*time.Second)
+	want := serveReport{CPUPerCallback: 200, WriterBusy: 0.75, WriterPerCallback: 150, Commits: 250, OpsPerCommit: 20, MeanCommit: 2}
+	if got == nil || *got != want {
+		t.Errorf("serveWork = %+v, want %+v", got, want)
+	}
+	if serveWork(nil, end, 10000, time.Second) != nil || serveWork(start, end, 0, time.Second) != nil {
+		t.Error("serveWork without a scrape or a callback should be nil")
+	}
+}

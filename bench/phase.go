@@ -162,21 +162,19 @@ func (b *bench) switchboard(ctx context.Context, rate float64, p *phaseReport) e
 	b.rec.reset()
 	plan := b.plan(urls, rate)
 	b.progress("switchboard (%d instance(s), store %s): %s warm-up + %s", len(insts), b.o.Store, b.o.Warmup, b.o.Duration)
-	// The log sink is observed through the delivered counter, read at the
-	// window's edges.
-	var atEdges [2]float64
+	// serve's metrics at the window's edges: the log sink is observed
+	// through its delivered counter, and the process's CPU and the store
+	// writer's work are measured over the window.
+	var atEdges [2]metrics
 	var wg sync.WaitGroup
-	if b.o.Sink == "log" {
-		wg.Go(func() {
-			for i, t := range []time.Time{plan.windowStart(), plan.windowEnd()} {
-				if sleepUntil(ctx, t) != nil {
-					return
-				}
-				m, _ := scrapeAll(ctx, b.admin, admins)
-				atEdges[i] = m.sum("switchboard_deliveries_total", "sink", "out", "outcome", "delivered")
+	wg.Go(func() {
+		for i, t := range []time.Time{plan.windowStart(), plan.windowEnd()} {
+			if sleepUntil(ctx, t) != nil {
+				return
 			}
-		})
-	}
+			atEdges[i], _ = scrapeAll(ctx, b.admin, admins)
+		}
+	})
 	res := runLoad(ctx, plan)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -194,10 +192,14 @@ func (b *bench) switchboard(ctx context.Context, rate float64, p *phaseReport) e
 		return err
 	}
 	if b.o.Sink == "log" {
-		d.InWindow = int(atEdges[1] - atEdges[0])
+		delivered := func(m metrics) float64 {
+			return m.sum("switchboard_deliveries_total", "sink", "out", "outcome", "delivered")
+		}
+		d.InWindow = int(delivered(atEdges[1]) - delivered(atEdges[0]))
 		d.PerSecond = float64(d.InWindow) / b.o.Duration.Seconds()
 	}
 	p.Delivery = d
+	p.Serve = serveWork(atEdges[0], atEdges[1], res.InWindow, b.o.Duration)
 
 	for _, in := range insts {
 		rss, err := in.peakRSS()

@@ -31,6 +31,45 @@ type phaseReport struct {
 	Delivery    deliveryReport                `json:"delivery"`
 	PeakRSS     []int64                       `json:"peak_rss_bytes"` // VmHWM per serve instance
 	Counters    map[string]map[string]float64 `json:"service_counters,omitempty"`
+	Serve       *serveReport                  `json:"serve,omitempty"` // nil if a scrape at the window's edges failed
+}
+
+// serveReport is where serve's time went in the measured window, from its
+// metrics at the window's edges (summed over instances).
+type serveReport struct {
+	// CPUPerCallback is serve's CPU time (user + system) per callback
+	// acknowledged in the window, delivery included.
+	CPUPerCallback float64 `json:"cpu_per_callback_us"`
+	// WriterBusy is the store writer's time in transactions per second of
+	// window: its utilization (1 is one writer loop saturated).
+	WriterBusy float64 `json:"writer_busy"`
+	// WriterPerCallback is that time per acknowledged callback.
+	WriterPerCallback float64 `json:"writer_per_callback_us"`
+	Commits           float64 `json:"commits_per_s"`
+	OpsPerCommit      float64 `json:"operations_per_commit"`
+	MeanCommit        float64 `json:"mean_commit_ms"`
+}
+
+// serveWork compares two scrapes taken window apart, during which acked
+// callbacks were acknowledged.
+func serveWork(start, end metrics, acked int, window time.Duration) *serveReport {
+	if start == nil || end == nil || acked == 0 {
+		return nil
+	}
+	delta := func(name string) float64 { return end.sum(name) - start.sum(name) }
+	commits := delta("switchboard_store_commit_duration_seconds_count")
+	busy := delta("switchboard_store_writer_busy_seconds_total")
+	r := &serveReport{
+		CPUPerCallback:    delta("process_cpu_seconds_total") / float64(acked) * 1e6,
+		WriterBusy:        busy / window.Seconds(),
+		WriterPerCallback: busy / float64(acked) * 1e6,
+		Commits:           commits / window.Seconds(),
+	}
+	if commits > 0 {
+		r.OpsPerCommit = delta("switchboard_store_committed_operations_total") / commits
+		r.MeanCommit = delta("switchboard_store_commit_duration_seconds_sum") / commits * 1000
+	}
+	return r
 }
 
 // targetReport is what the load generator saw of one target.
@@ -120,6 +159,13 @@ func (r *report) writeTable(w io.Writer) {
 		row("last delivery after load stop", last, "", "")
 		row("deliveries received/expected", fmt.Sprintf("%d/%d", d.Received, d.Expected), "", "")
 		row("peak RSS (VmHWM)", rssText(p.PeakRSS), "", "")
+		if v := p.Serve; v != nil {
+			row("serve CPU per callback", fmt.Sprintf("%.0f µs", v.CPUPerCallback), "", "")
+			row("store writer busy", fmt.Sprintf("%.0f %%", v.WriterBusy*100), "", "")
+			row("store writer per callback", fmt.Sprintf("%.0f µs", v.WriterPerCallback), "", "")
+			row("commits/s, operations each", fmt.Sprintf("%.0f, %.1f", v.Commits, v.OpsPerCommit), "", "")
+			row("mean commit (begin to fsync)", fmt.Sprintf("%.2f ms", v.MeanCommit), "", "")
+		}
 		var notes []string
 		if d.Via == "metrics" {
 			notes = append(notes, "log sink: deliveries read from serve's delivered counter (polled every 250 ms); no end-to-end lag")

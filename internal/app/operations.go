@@ -42,6 +42,7 @@ type ConfigStatus struct {
 func newOperations(st *store.Store, log *slog.Logger) *operations {
 	m := metrics.New(st.Stats, log)
 	m.OpenTimers(st.OpenTimers)
+	m.Writer(st.WriterStats)
 	return &operations{metrics: m, log: log}
 }
 

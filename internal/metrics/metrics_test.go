@@ -169,3 +169,44 @@ func TestQueueFromStore(t *testing.T) {
 		t.Errorf("no oldest due age")
 	}
 }
+
+// The writer's metrics read a real store's group commits.
+func TestWriterFromStore(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir()+"/sb.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	plan := func(*event.Event) rules.Result {
+		return rules.Result{Matches: []rules.Match{{Rule: "r", Sink: "audit"}}}
+	}
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			ev := &event.Event{Source: "interfax", Type: "fax.outbound", Subject: strconv.Itoa(i), Status: "failure", DedupKey: strconv.Itoa(i)}
+			ev.Seal("interfax", time.Now())
+			_, err := st.Ingest(ctx, []*event.Event{ev}, plan, nil)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(nil, slog.New(slog.DiscardHandler))
+	m.Writer(st.WriterStats)
+	got := scrape(t, m)
+	commits := got[`switchboard_store_commit_duration_seconds_count`]
+	if got[`switchboard_store_committed_operations_total`] != n || commits < 1 || commits > n {
+		t.Errorf("%v operations in %v commits, want %d in 1..%d", got[`switchboard_store_committed_operations_total`], commits, n, n)
+	}
+	if got[`switchboard_store_commit_duration_seconds_bucket{le="+Inf"}`] != commits || got[`switchboard_store_commit_duration_seconds_sum`] <= 0 {
+		t.Errorf("commit histogram: %v", got)
+	}
+	if busy := got[`switchboard_store_writer_busy_seconds_total`]; busy < got[`switchboard_store_commit_duration_seconds_sum`] {
+		t.Errorf("busy %vs is less than the committed transactions' %vs", busy, got[`switchboard_store_commit_duration_seconds_sum`])
+	}
+}

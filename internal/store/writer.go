@@ -61,6 +61,7 @@ type writer struct {
 	once  sync.Once
 	// conflicts counts batches run again after a deadlock.
 	conflicts atomic.Int64
+	stats     writerStats
 }
 
 func newWriter(db *sql.DB, d dialect) *writer {
@@ -340,7 +341,15 @@ func (w *writer) run(batch []*op) {
 // runTx runs the batch in one transaction. It returns the index of the
 // operation that failed (and its error, and whether a concurrent
 // transaction caused it), or -1 with the error of the transaction itself.
-func (w *writer) runTx(batch []*op, unprepared map[string]bool) (int, bool, error) {
+func (w *writer) runTx(batch []*op, unprepared map[string]bool) (failed int, conflicted bool, err error) {
+	start := time.Now()
+	defer func() {
+		ops := 0
+		if failed < 0 && err == nil {
+			ops = len(batch)
+		}
+		w.stats.transaction(time.Since(start), ops)
+	}()
 	// A batch that cannot finish in this time has lost its database; its
 	// callers get an error (and vendors a 503) rather than waiting forever.
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
