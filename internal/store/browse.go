@@ -107,12 +107,12 @@ func (s *Store) Timeline(ctx context.Context, sources []string, subject string) 
 	if err := rows.Err(); err != nil || len(out) == 0 {
 		return out, err
 	}
-	ids := make([]any, 0, len(out))
+	keys := make([]any, 0, 2*len(out))
 	for _, e := range out {
-		ids = append(ids, e.ID)
+		keys = append(keys, ms(e.ReceivedAt), e.ID)
 	}
 	drows, err := s.read.QueryContext(ctx, s.d.q(`SELECT `+deliveryColumns+` FROM deliveries
-		WHERE event_id IN (`+placeholders(len(ids))+`) ORDER BY id`), ids...)
+		WHERE (event_at, event_id) IN (`+rowsOf("(?, ?)", len(out))+`) ORDER BY id`), keys...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: timeline deliveries: %w", ErrUnavailable, err)
 	}

@@ -9,7 +9,7 @@ import (
 
 // A subject filter finds the subject's events by the events index on
 // (source, subject) and their deliveries by the deliveries index on
-// event_id: a page of the delivery log filtered to one fax reads a few
+// (event_at, event_id): a page of the delivery log filtered to one fax reads a few
 // rows, not every delivery (seconds on a million-row log).
 func TestSubjectFilterUsesIndexes(t *testing.T) {
 	st := openTestSQLite(t, &clock{t: time.Unix(1700000000, 0)})

@@ -77,7 +77,7 @@ func (s *Store) openDialect(ctx context.Context, dsn string) (dialect, *sql.DB, 
 // commits durable (WAL, synchronous=FULL) and writers wait for each other.
 func sqliteDSN(path string, readOnly bool) string {
 	v := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "temp_store(MEMORY)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "temp_store(MEMORY)"} {
 		v.Add("_pragma", p)
 	}
 	if readOnly {

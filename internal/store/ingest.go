@@ -394,7 +394,7 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 			}
 		}
 		rows = append(rows, id, ev.ID, m.Rule, m.Sink, m.Title, m.Text, b2i(m.Templated),
-			state, now, now, now, now, attempts, leaseUntil, owner)
+			state, now, now, now, now, attempts, leaseUntil, owner, ms(ev.ReceivedAt))
 	}
 	return rows, nil
 }

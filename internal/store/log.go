@@ -37,10 +37,10 @@ func (f Filter) where() (string, []any) {
 		add("d.rule = ?", f.Rule)
 	}
 	if f.Subject != "" {
-		add("d.event_id IN (SELECT s.id FROM events s WHERE s.source IN ("+eventSources+") AND s.subject = ?)", f.Subject)
+		add("(d.event_at, d.event_id) IN (SELECT s.received_at, s.id FROM events s WHERE s.source IN ("+eventSources+") AND s.subject = ?)", f.Subject)
 	}
 	if f.EventID != "" {
-		add("d.event_id = ?", f.EventID)
+		add("(d.event_at, d.event_id) IN (SELECT s.received_at, s.id FROM events s WHERE s.id = ?)", f.EventID)
 	}
 	if !f.Since.IsZero() {
 		add("d.created_at >= ?", ms(f.Since))

@@ -219,12 +219,12 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 			// the first batch that reaches events newer than cutoff. Events
 			// still referenced by deliveries are stepped over.
 			rows, err = s.read.QueryContext(ctx, `SELECT rowid, id, source, subject, received_at,
-				EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)
+				EXISTS (SELECT 1 FROM deliveries d WHERE d.event_at = events.received_at AND d.event_id = events.id)
 				FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, limit)
 		} else {
 			rows, err = s.read.QueryContext(ctx, s.d.q(`SELECT 0, id, source, subject, received_at, 0
 				FROM events e WHERE received_at < ?
-				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?`), cutoff, limit)
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_at = e.received_at AND d.event_id = e.id) LIMIT ?`), cutoff, limit)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: prune events: %w", ErrUnavailable, err)
@@ -263,7 +263,7 @@ func (s *Store) pruneEvents(ctx context.Context, cutoff int64, r Retention, done
 				p = Pruned{}
 				for _, c := range cands {
 					r, err := tx.exec(ctx, `DELETE FROM events WHERE id = ? AND received_at < ?
-						AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?)`, c.id, cutoff, c.id)
+						AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_at = events.received_at AND d.event_id = ?)`, c.id, cutoff, c.id)
 					if err != nil {
 						return fmt.Errorf("%w: prune events: %w", ErrUnavailable, err)
 					}

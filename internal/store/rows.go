@@ -27,7 +27,7 @@ func chunkOf(n int, sizes []int) int {
 
 // deliveryInsertColumns is the number of values insertDeliveries takes per
 // row.
-const deliveryInsertColumns = 15
+const deliveryInsertColumns = 16
 
 // insertDeliveries returns the statement that inserts n deliveries, n one
 // of insertChunks.
@@ -39,7 +39,7 @@ var insertDeliveriesBySize = func() map[int]string {
 	for _, n := range insertChunks {
 		qs[n] = `INSERT INTO deliveries
 		(id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at,
-		 attempts, lease_until, lease_owner)
+		 attempts, lease_until, lease_owner, event_at)
 		VALUES ` + rowsOf(row, n)
 	}
 	return qs

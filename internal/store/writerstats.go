@@ -32,7 +32,7 @@ type WriterStats struct {
 // writerStats are the writer's counters, updated by its loops.
 type writerStats struct {
 	ops, busy, sum atomic.Uint64
-	buckets                 [11]atomic.Uint64 // per CommitBuckets, then +Inf
+	buckets        [11]atomic.Uint64 // per CommitBuckets, then +Inf
 }
 
 // transaction records one write transaction that took d; ops > 0 if it

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// A store at version 5 with deliveries gets their events' received_at in
+// event_at, and finds them again by event, subject and timeline.
+func TestMigrateEventAt(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) (*sql.DB, string){
+		"sqlite": func(t *testing.T) (*sql.DB, string) {
+			path := filepath.Join(t.TempDir(), "sb.db")
+			db, err := sql.Open("sqlite", sqliteDSN(path, false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db, path
+		},
+		"postgres": func(t *testing.T) (*sql.DB, string) {
+			dsn := testSchema(t)
+			cfg, _, err := pgConfig(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return stdlib.OpenDB(*cfg), dsn
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, dsn := open(t)
+			d := sqliteDialect
+			if name == "postgres" {
+				d = postgresDialect
+			}
+			for i, q := range append([]string{`CREATE TABLE schema_version (version INTEGER NOT NULL)`}, migrations[:5]...) {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+				if i > 0 {
+					if _, err := db.ExecContext(ctx, d.q(`INSERT INTO schema_version (version) VALUES (?)`), i); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+			for _, q := range []string{
+				`INSERT INTO events (id, receiver, source, type, subject, status, received_at, body)
+					VALUES ('evt_a', 'interfax', 'interfax', 'fax.outbound', '664598111', 'failure', ?, '{}')`,
+				`INSERT INTO deliveries (id, event_id, rule, sink, title, text, templated, state, next_attempt_at, created_at, queued_at, updated_at)
+					VALUES ('msg_1', 'evt_a', 'r', 'ops', 't', 'x', 0, 'dead', ?, ?, ?, ?)`,
+			} {
+				args := []any{at.UnixMilli()}
+				if strings.Contains(q, "deliveries") {
+					args = []any{at.UnixMilli(), at.UnixMilli(), at.UnixMilli(), at.UnixMilli()}
+				}
+				if _, err := db.ExecContext(ctx, d.q(q), args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.Close()
+
+			st, err := Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var eventAt int64
+			if err := st.read.QueryRowContext(ctx, `SELECT event_at FROM deliveries WHERE id = 'msg_1'`).Scan(&eventAt); err != nil || eventAt != at.UnixMilli() {
+				t.Errorf("event_at = %d, %v; want %d", eventAt, err, at.UnixMilli())
+			}
+			for _, f := range []Filter{{EventID: "evt_a"}, {Subject: "664598111"}} {
+				ds, err := st.List(ctx, f)
+				if err != nil || len(ds) != 1 || ds[0].ID != "msg_1" {
+					t.Errorf("List(%+v) = %d deliveries, %v; want msg_1", f, len(ds), err)
+				}
+			}
+			evs, err := st.Timeline(ctx, []string{"interfax"}, "664598111")
+			if err != nil || len(evs) != 1 || len(evs[0].Deliveries) != 1 {
+				t.Fatalf("Timeline = %v, %v; want the event with its delivery", evs, err)
+			}
+		})
+	}
+}
+
+// On SQLite an event's deliveries are found by the index on (event_at,
+// event_id), and no index on event_id alone is kept up.
+func TestEventFilterUsesEventAtIndex(t *testing.T) {
+	st := openTestSQLite(t, &clock{t: time.Unix(1700000000, 0)})
+	where, args := Filter{EventID: "evt_a"}.where()
+	plan := strings.Join(queryPlan(t, st, listQuery(where+" AND d.id < ?", "d.id DESC"), append(args, "msg_z", 50)...), "\n")
+	if !strings.Contains(plan, "deliveries_event_at") || strings.Contains(plan, "SCAN d") {
+		t.Errorf("plan does not look deliveries up by (event_at, event_id):\n%s", plan)
+	}
+	var n int
+	if err := st.read.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_event'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("deliveries_event still there (%d, %v)", n, err)
+	}
+}
