@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,22 @@ func TestServeWork(t *testing.T) {
 	}
 	if serveWork(nil, end, 10000, time.Second) != nil || serveWork(start, end, 0, time.Second) != nil {
 		t.Error("serveWork without a scrape or a callback should be nil")
+	}
+}
+
+func TestPerCallback(t *testing.T) {
+	if got := perCallback([2]time.Duration{time.Second, 3 * time.Second}, 10000); got != 200 {
+		t.Errorf("perCallback = %v µs, want 200", got)
+	}
+	for _, cpu := range [][2]time.Duration{{-1, -1}, {0, 0}} {
+		if got := perCallback(cpu, 10000); got != 0 {
+			t.Errorf("perCallback(%v) = %v, want 0 (not measured)", cpu, got)
+		}
+	}
+	if got := perCallback([2]time.Duration{time.Second, 2 * time.Second}, 0); got != 0 {
+		t.Errorf("perCallback with no callback = %v, want 0", got)
+	}
+	if cpu := selfCPU(); runtime.GOOS == "linux" && cpu <= 0 {
+		t.Errorf("selfCPU = %v, want this process's CPU time", cpu)
 	}
 }

@@ -91,11 +91,17 @@ func (b *bench) plan(urls []string, rate float64) *loadPlan {
 func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseReport, error) {
 	b.phases++
 	b.progress("%s: bare handler, %s warm-up + %s", name, b.o.Warmup, b.o.Duration)
-	bare := runLoad(ctx, b.plan([]string{b.bare.url + "/hooks/" + b.o.Receiver}, rate))
+	plan := b.plan([]string{b.bare.url + "/hooks/" + b.o.Receiver}, rate)
+	var cpu [2]time.Duration
+	var wg sync.WaitGroup
+	wg.Go(func() { cpu = cpuAtEdges(ctx, plan) })
+	bare := runLoad(ctx, plan)
+	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	p := &phaseReport{Name: name, Rate: rate, Bare: targetFrom(bare, b.o.Duration)}
+	p.BareCPU = perCallback(cpu, bare.InWindow)
 	if err := b.switchboard(ctx, rate, p); err != nil {
 		if !b.o.Keep && ctx.Err() == nil {
 			err = fmt.Errorf("%w\n(the temporary directory is removed on exit; -keep keeps it)", err)
@@ -166,12 +172,14 @@ func (b *bench) switchboard(ctx context.Context, rate float64, p *phaseReport) e
 	// through its delivered counter, and the process's CPU and the store
 	// writer's work are measured over the window.
 	var atEdges [2]metrics
+	var cpu [2]time.Duration
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i, t := range []time.Time{plan.windowStart(), plan.windowEnd()} {
 			if sleepUntil(ctx, t) != nil {
 				return
 			}
+			cpu[i] = selfCPU()
 			atEdges[i], _ = scrapeAll(ctx, b.admin, admins)
 		}
 	})
@@ -200,6 +208,7 @@ func (b *bench) switchboard(ctx context.Context, rate float64, p *phaseReport) e
 	}
 	p.Delivery = d
 	p.Serve = serveWork(atEdges[0], atEdges[1], res.InWindow, b.o.Duration)
+	p.BenchCPU = perCallback(cpu, res.InWindow)
 
 	for _, in := range insts {
 		rss, err := in.peakRSS()
@@ -288,6 +297,27 @@ func (b *bench) drain(ctx context.Context, insts []*instance, admins []string, r
 	d.LagP50 = percentile(lags, 0.50).Seconds()
 	d.LagP99 = percentile(lags, 0.99).Seconds()
 	return d, nil
+}
+
+// cpuAtEdges returns this process's CPU time at the start and the end of
+// plan's window.
+func cpuAtEdges(ctx context.Context, plan *loadPlan) (cpu [2]time.Duration) {
+	for i, t := range []time.Time{plan.windowStart(), plan.windowEnd()} {
+		if sleepUntil(ctx, t) != nil {
+			return [2]time.Duration{-1, -1}
+		}
+		cpu[i] = selfCPU()
+	}
+	return cpu
+}
+
+// perCallback is the CPU time between the edges per callback answered in
+// the window, in µs; 0 if it was not measured.
+func perCallback(cpu [2]time.Duration, n int) float64 {
+	if cpu[0] < 0 || cpu[1] <= 0 || n == 0 {
+		return 0
+	}
+	return float64(cpu[1]-cpu[0]) / float64(time.Microsecond) / float64(n)
 }
 
 // sleepUntil waits until t or ctx's end.

@@ -32,6 +32,12 @@ type phaseReport struct {
 	PeakRSS     []int64                       `json:"peak_rss_bytes"` // VmHWM per serve instance
 	Counters    map[string]map[string]float64 `json:"service_counters,omitempty"`
 	Serve       *serveReport                  `json:"serve,omitempty"` // nil if a scrape at the window's edges failed
+	// BareCPU and BenchCPU are the bench process's CPU time per callback
+	// answered in the window (µs; 0 where not measured): in the bare
+	// phase the load generator's and the bare handler's, in switchboard's
+	// the load generator's and the webhook sink's.
+	BareCPU  float64 `json:"bare_cpu_per_callback_us,omitempty"`
+	BenchCPU float64 `json:"bench_cpu_per_callback_us,omitempty"`
 }
 
 // serveReport is where serve's time went in the measured window, from its
@@ -160,6 +166,13 @@ func (r *report) writeTable(w io.Writer) {
 		row("deliveries received/expected", fmt.Sprintf("%d/%d", d.Received, d.Expected), "", "")
 		row("peak RSS (VmHWM)", rssText(p.PeakRSS), "", "")
 		if v := p.Serve; v != nil {
+			if p.BareCPU > 0 && p.BenchCPU > 0 {
+				// On cores the processes share, intake is about the cores
+				// over this: the ratio column predicts the intake ratio.
+				total := v.CPUPerCallback + p.BenchCPU
+				row("CPU per callback, all processes", fmt.Sprintf("%.0f µs", total), fmt.Sprintf("%.0f µs", p.BareCPU), fmt.Sprintf("%.3f", p.BareCPU/total))
+				row("bench's own (load, webhook)", fmt.Sprintf("%.0f µs", p.BenchCPU), "", "")
+			}
 			row("serve CPU per callback", fmt.Sprintf("%.0f µs", v.CPUPerCallback), "", "")
 			row("store writer busy", fmt.Sprintf("%.0f %%", v.WriterBusy*100), "", "")
 			row("store writer per callback", fmt.Sprintf("%.0f µs", v.WriterPerCallback), "", "")
