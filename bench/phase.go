@@ -92,9 +92,9 @@ func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseRep
 	b.phases++
 	b.progress("%s: bare handler, %s warm-up + %s", name, b.o.Warmup, b.o.Duration)
 	plan := b.plan([]string{b.bare.url + "/hooks/" + b.o.Receiver}, rate)
-	var cpu [2]time.Duration
+	cpu := [2]time.Duration{-1, -1}
 	var wg sync.WaitGroup
-	wg.Go(func() { cpu = cpuAtEdges(ctx, plan) })
+	wg.Go(func() { atWindowEdges(ctx, plan, func(i int) { cpu[i] = selfCPU() }) })
 	bare := runLoad(ctx, plan)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -172,16 +172,13 @@ func (b *bench) switchboard(ctx context.Context, rate float64, p *phaseReport) e
 	// through its delivered counter, and the process's CPU and the store
 	// writer's work are measured over the window.
 	var atEdges [2]metrics
-	var cpu [2]time.Duration
+	cpu := [2]time.Duration{-1, -1}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for i, t := range []time.Time{plan.windowStart(), plan.windowEnd()} {
-			if sleepUntil(ctx, t) != nil {
-				return
-			}
+		atWindowEdges(ctx, plan, func(i int) {
 			cpu[i] = selfCPU()
 			atEdges[i], _ = scrapeAll(ctx, b.admin, admins)
-		}
+		})
 	})
 	res := runLoad(ctx, plan)
 	wg.Wait()
@@ -299,22 +296,21 @@ func (b *bench) drain(ctx context.Context, insts []*instance, admins []string, r
 	return d, nil
 }
 
-// cpuAtEdges returns this process's CPU time at the start and the end of
-// plan's window.
-func cpuAtEdges(ctx context.Context, plan *loadPlan) (cpu [2]time.Duration) {
+// atWindowEdges runs at(0) when plan's window starts and at(1) when it
+// ends, unless ctx ends first.
+func atWindowEdges(ctx context.Context, plan *loadPlan, at func(edge int)) {
 	for i, t := range []time.Time{plan.windowStart(), plan.windowEnd()} {
 		if sleepUntil(ctx, t) != nil {
-			return [2]time.Duration{-1, -1}
+			return
 		}
-		cpu[i] = selfCPU()
+		at(i)
 	}
-	return cpu
 }
 
 // perCallback is the CPU time between the edges per callback answered in
 // the window, in µs; 0 if it was not measured.
 func perCallback(cpu [2]time.Duration, n int) float64 {
-	if cpu[0] < 0 || cpu[1] <= 0 || n == 0 {
+	if cpu[0] < 0 || cpu[1] < 0 || n == 0 {
 		return 0
 	}
 	return float64(cpu[1]-cpu[0]) / float64(time.Microsecond) / float64(n)

@@ -145,14 +145,21 @@ func TestQueueStoreDown(t *testing.T) {
 	}
 }
 
-// The queue collector reads a real store.
-func TestQueueFromStore(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir()+"/sb.db")
+// openStore opens a SQLite store, closed when t ends.
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), t.TempDir()+"/sb.db")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// The queue collector reads a real store.
+func TestQueueFromStore(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
 	ev := &event.Event{Source: "interfax", Type: "fax.outbound", Subject: "664598111", Status: "failure", DedupKey: "k"}
 	ev.Seal("interfax", time.Now().Add(-time.Minute))
 	plan := func(*event.Event) rules.Result {
@@ -173,11 +180,7 @@ func TestQueueFromStore(t *testing.T) {
 // The writer's metrics read a real store's group commits.
 func TestWriterFromStore(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir()+"/sb.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	plan := func(*event.Event) rules.Result {
 		return rules.Result{Matches: []rules.Match{{Rule: "r", Sink: "audit"}}}
 	}

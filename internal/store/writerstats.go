@@ -7,7 +7,7 @@ import (
 
 // CommitBuckets are the upper bounds, in seconds, of the commit duration
 // histogram in WriterStats.
-var CommitBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
+var CommitBuckets = [...]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
 
 // WriterStats is what the group-commit writer has done since the store
 // opened: how busy the one serialized path of every write is, and how much
@@ -32,7 +32,7 @@ type WriterStats struct {
 // writerStats are the writer's counters, updated by its loops.
 type writerStats struct {
 	ops, busy, sum atomic.Uint64
-	buckets        [11]atomic.Uint64 // per CommitBuckets, then +Inf
+	buckets        [len(CommitBuckets) + 1]atomic.Uint64 // per CommitBuckets, then +Inf
 }
 
 // transaction records one write transaction that took d; ops > 0 if it
