@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/internal/event"
 )
 
 func TestPercentile(t *testing.T) {
@@ -89,28 +93,45 @@ func TestCommandLineHidesPassword(t *testing.T) {
 
 func TestServeWork(t *testing.T) {
 	start := metrics{
-		"process_cpu_seconds_total":                                   10,
-		"switchboard_store_writer_busy_seconds_total":                 1,
-		"switchboard_store_commit_duration_seconds_count":             100,
-		"switchboard_store_commit_duration_seconds_sum":               0.5,
-		"switchboard_store_committed_operations_total":                1000,
-		`switchboard_store_commit_duration_seconds_bucket{le="+Inf"}`: 100,
+		"process_cpu_seconds_total":                                    10,
+		"switchboard_store_writer_busy_seconds_total":                  1,
+		"switchboard_store_commit_duration_seconds_count":              100,
+		"switchboard_store_commit_duration_seconds_sum":                0.5,
+		"switchboard_store_committed_operations_total":                 1000,
+		`switchboard_store_commit_duration_seconds_bucket{le="0.001"}`: 50,
+		`switchboard_store_commit_duration_seconds_bucket{le="0.005"}`: 95,
+		`switchboard_store_commit_duration_seconds_bucket{le="+Inf"}`:  100,
 	}
 	end := metrics{
-		"process_cpu_seconds_total":                                   12,
-		"switchboard_store_writer_busy_seconds_total":                 2.5,
-		"switchboard_store_commit_duration_seconds_count":             600,
-		"switchboard_store_commit_duration_seconds_sum":               1.5,
-		"switchboard_store_committed_operations_total":                11000,
-		`switchboard_store_commit_duration_seconds_bucket{le="+Inf"}`: 600,
+		"process_cpu_seconds_total":                                    12,
+		"switchboard_store_writer_busy_seconds_total":                  2.5,
+		"switchboard_store_commit_duration_seconds_count":              600,
+		"switchboard_store_commit_duration_seconds_sum":                1.5,
+		"switchboard_store_committed_operations_total":                 11000,
+		`switchboard_store_commit_duration_seconds_bucket{le="0.001"}`: 450,
+		`switchboard_store_commit_duration_seconds_bucket{le="0.005"}`: 590,
+		`switchboard_store_commit_duration_seconds_bucket{le="+Inf"}`:  600,
 	}
 	got := serveWork(start, end, 10000, 2*time.Second)
-	want := serveReport{CPUPerCallback: 200, WriterBusy: 0.75, WriterPerCallback: 150, Commits: 250, OpsPerCommit: 20, MeanCommit: 2}
+	want := serveReport{CPUPerCallback: 200, WriterBusy: 0.75, WriterPerCallback: 150, Commits: 250, OpsPerCommit: 20, MeanCommit: 2, P99Commit: 5}
 	if got == nil || *got != want {
 		t.Errorf("serveWork = %+v, want %+v", got, want)
 	}
 	if serveWork(nil, end, 10000, time.Second) != nil || serveWork(start, end, 0, time.Second) != nil {
 		t.Error("serveWork without a scrape or a callback should be nil")
+	}
+	// 99 % of the window's 500 commits is 495: the 5 ms bucket holds 495,
+	// the 1 ms one 400.
+	const name = "switchboard_store_commit_duration_seconds_bucket"
+	if got := bucketQuantile(start, end, name, 0.8); got != 0.001 {
+		t.Errorf("80th percentile bound = %v, want 0.001", got)
+	}
+	end[name+`{le="+Inf"}`] = 700 // 99 % of 600 is beyond the last bound
+	if got := bucketQuantile(start, end, name, 0.99); !math.IsInf(got, 1) {
+		t.Errorf("99th percentile bound past the last bucket = %v, want +Inf", got)
+	}
+	if got := bucketQuantile(start, start, name, 0.99); got != 0 {
+		t.Errorf("quantile of no observations = %v, want 0", got)
 	}
 }
 
@@ -128,5 +149,30 @@ func TestPerCallback(t *testing.T) {
 	}
 	if cpu := selfCPU(); runtime.GOOS == "linux" && cpu <= 0 {
 		t.Errorf("selfCPU = %v, want this process's CPU time", cpu)
+	}
+}
+
+func TestEventStampParse(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 50, 54, 123456789, time.UTC)
+	ev := event.Event{ID: "evt_1", Source: "interfax", Type: "fax.outbound", Receiver: "interfax",
+		Subject: "tx-42", Status: "failed", Description: `line "busy", "subject":"x"`,
+		Time: at, ReceivedAt: at, Data: map[string]any{"subject": "not this", "received_at": "nor this"}}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got eventStamp
+	if err := got.parse(body); err != nil || got.Subject != "tx-42" || !got.ReceivedAt.Equal(at) {
+		t.Errorf("parse = %+v, %v; want subject tx-42 received %v", got, err, at)
+	}
+	// An escaped subject is decoded in full.
+	ev.Subject = `tx "quoted"`
+	body, _ = json.Marshal(ev)
+	got = eventStamp{}
+	if err := got.parse(body); err != nil || got.Subject != ev.Subject || !got.ReceivedAt.Equal(at) {
+		t.Errorf("parse of an escaped subject = %+v, %v", got, err)
+	}
+	if err := new(eventStamp).parse([]byte("not json")); err == nil {
+		t.Error("parse of a body that is not an event: want an error")
 	}
 }

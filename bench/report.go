@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +56,10 @@ type serveReport struct {
 	Commits           float64 `json:"commits_per_s"`
 	OpsPerCommit      float64 `json:"operations_per_commit"`
 	MeanCommit        float64 `json:"mean_commit_ms"`
+	// P99Commit is the histogram bucket bound under which 99 % of the
+	// window's commits finished: whether the slow replies wait on slow
+	// commits (an fsync stall) or on something else.
+	P99Commit float64 `json:"p99_commit_ms,omitempty"`
 }
 
 // serveWork compares two scrapes taken window apart, during which acked
@@ -74,8 +80,35 @@ func serveWork(start, end metrics, acked int, window time.Duration) *serveReport
 	if commits > 0 {
 		r.OpsPerCommit = delta("switchboard_store_committed_operations_total") / commits
 		r.MeanCommit = delta("switchboard_store_commit_duration_seconds_sum") / commits * 1000
+		r.P99Commit = bucketQuantile(start, end, "switchboard_store_commit_duration_seconds_bucket", 0.99) * 1000
 	}
 	return r
+}
+
+// bucketQuantile is the smallest bucket bound of the histogram name under
+// which a fraction q of the observations between the two scrapes fall; 0
+// when it has none, +Inf when they fall beyond the last bound.
+func bucketQuantile(start, end metrics, name string, q float64) float64 {
+	before, after := start.byLabel(name, "le"), end.byLabel(name, "le")
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	for le, n := range after {
+		bound, err := strconv.ParseFloat(le, 64) // "+Inf" parses too
+		if err == nil {
+			bs = append(bs, bucket{bound, n - before[le]})
+		}
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
+	if len(bs) == 0 || bs[len(bs)-1].n <= 0 {
+		return 0
+	}
+	total := bs[len(bs)-1].n
+	for _, b := range bs {
+		if b.n >= q*total {
+			return b.le
+		}
+	}
+	return math.Inf(1)
 }
 
 // targetReport is what the load generator saw of one target.
@@ -178,6 +211,9 @@ func (r *report) writeTable(w io.Writer) {
 			row("store writer per callback", fmt.Sprintf("%.0f µs", v.WriterPerCallback), "", "")
 			row("commits/s, operations each", fmt.Sprintf("%.0f, %.1f", v.Commits, v.OpsPerCommit), "", "")
 			row("mean commit (begin to fsync)", fmt.Sprintf("%.2f ms", v.MeanCommit), "", "")
+			if v.P99Commit > 0 {
+				row("99 % of commits within", fmt.Sprintf("%g ms", v.P99Commit), "", "")
+			}
 		}
 		var notes []string
 		if d.Via == "metrics" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,12 +80,9 @@ func newRecorder() *recorder { return &recorder{seen: map[string]struct{}{}} }
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	at := time.Now()
 	body, err := io.ReadAll(r.Body)
-	var ev struct {
-		Subject    string    `json:"subject"`
-		ReceivedAt time.Time `json:"received_at"`
-	}
+	var ev eventStamp
 	if err == nil {
-		err = json.Unmarshal(body, &ev)
+		err = ev.parse(body)
 	}
 	id := r.Header.Get("webhook-id")
 	if id == "" {
@@ -103,6 +101,46 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
+}
+
+// eventStamp is what the recorder needs of a delivered event.
+type eventStamp struct {
+	Subject    string    `json:"subject"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// parse reads the two fields from an event's JSON. The sink is part of the
+// measuring machinery and shares the cores with serve, so it finds them
+// where serve writes them, as the event's first "subject" and "received_at"
+// keys (every key before them is fixed and quotes inside strings are
+// escaped), instead of decoding the whole event: that cost 20 µs per
+// delivery, a tenth of the bench's own CPU. A body it cannot read that way
+// is decoded in full.
+func (ev *eventStamp) parse(body []byte) error {
+	subject, ok1 := jsonString(body, "subject")
+	at, ok2 := jsonString(body, "received_at")
+	if ok1 && ok2 {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err == nil {
+			ev.Subject, ev.ReceivedAt = subject, t
+			return nil
+		}
+	}
+	return json.Unmarshal(body, ev)
+}
+
+// jsonString returns the value of the first "key":"value" in body, if it
+// holds no escape.
+func jsonString(body []byte, key string) (string, bool) {
+	_, rest, ok := bytes.Cut(body, []byte(`"`+key+`":"`))
+	if !ok {
+		return "", false
+	}
+	end := bytes.IndexAny(rest, `"\`)
+	if end < 0 || rest[end] != '"' {
+		return "", false
+	}
+	return string(rest[:end]), true
 }
 
 // reset forgets everything, for the next phase.
