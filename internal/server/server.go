@@ -101,7 +101,6 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no receiver named "+quote(name), http.StatusNotFound)
 		return
 	}
-	log := s.log.With("receiver", name)
 	switch r.Method {
 	case http.MethodPost:
 	case http.MethodGet, http.MethodHead:
@@ -121,29 +120,33 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 	events, res, err := s.intake(w, r, rc, rt, name, start)
 	outcome := outcomeOf(res, err)
-	attrs := []any{"outcome", outcome, "latency", s.now().Sub(start), "remote", r.RemoteAddr}
+	// The attributes are built only for a line that is written: an accepted
+	// callback's is not at --log-level warn.
+	attrs := func() []any {
+		return []any{"receiver", name, "outcome", outcome, "latency", s.now().Sub(start), "remote", r.RemoteAddr}
+	}
 	if err != nil {
 		code, msg := receivers.Status(err)
-		attrs = append(attrs, "status", code, "err", msg)
+		attrs := append(attrs(), "status", code, "err", msg)
 		if code >= 500 {
 			attrs = append(attrs, "cause", err.Error())
-			log.Error("callback failed", attrs...)
+			s.log.Error("callback failed", attrs...)
 		} else {
-			log.Warn("callback refused", attrs...)
+			s.log.Warn("callback refused", attrs...)
 		}
-	} else {
+	} else if s.log.Enabled(r.Context(), slog.LevelInfo) {
 		ids := make([]string, len(events))
 		for i, ev := range events {
 			ids[i] = ev.ID
 		}
-		attrs = append(attrs, "events", ids, "deliveries", res.Deliveries)
+		attrs := append(attrs(), "events", ids, "deliveries", res.Deliveries)
 		if len(res.Throttled) > 0 {
 			attrs = append(attrs, "throttled", res.Throttled)
 		}
 		if res.Silenced > 0 {
 			attrs = append(attrs, "silenced", res.Silenced)
 		}
-		log.Info("callback", attrs...)
+		s.log.Info("callback", attrs...)
 	}
 	if s.metrics.Callback != nil {
 		s.metrics.Callback(name, outcome, s.now().Sub(start))
