@@ -24,6 +24,11 @@ type dialect struct {
 	numbered bool
 	// writers is the number of group-commit transactions run at once.
 	writers int
+	// serialTx: a write transaction holds the database's one write lock
+	// from its BEGIN (SQLite's BEGIN IMMEDIATE), so what it reads stays
+	// true until it commits, whatever other connections do. Intake then
+	// reads and writes its subject states once per batch (subjectBatch).
+	serialTx bool
 	// conflict, if set, reports an error that aborted a transaction only
 	// because of a concurrent one (deadlock): the batch runs again.
 	conflict func(error) bool
@@ -37,7 +42,7 @@ type dialect struct {
 }
 
 var (
-	sqliteDialect   = dialect{name: "sqlite", writers: 1}
+	sqliteDialect   = dialect{name: "sqlite", writers: 1, serialTx: true}
 	postgresDialect = dialect{name: "postgres", skipLocked: " FOR UPDATE SKIP LOCKED", forUpdate: " FOR UPDATE", numbered: true,
 		conflict: pgConflict, text: pgText, cancelStatements: true}
 )

@@ -107,6 +107,23 @@ func (s *Store) prepare(ev *event.Event, prev string, stale bool, plan Planner) 
 //
 // h, if not nil, is offered every new pending delivery (see Handoff).
 func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner, h Handoff) (*IngestResult, error) {
+	in, err := s.newIntake(events, plan, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.w.submit(ctx, &op{intake: in, done: make(chan error, 1)}); err != nil {
+		in.unreserve()
+		return nil, err
+	}
+	if len(in.leased) > 0 {
+		h.Take(in.leased)
+	}
+	return in.res, nil
+}
+
+// newIntake routes a callback's events for the states their subjects had
+// at the last commit, and for those the callback's earlier events leave.
+func (s *Store) newIntake(events []*event.Event, plan Planner, h Handoff) (*intake, error) {
 	in := &intake{events: events, plan: plan, h: h, token: s.leaseToken()}
 	var within map[subjectKey]subjectState // what this callback's earlier events leave
 	for _, ev := range events {
@@ -130,14 +147,7 @@ func (s *Store) Ingest(ctx context.Context, events []*event.Event, plan Planner,
 			within[k] = st
 		}
 	}
-	if err := s.w.submit(ctx, &op{intake: in, done: make(chan error, 1)}); err != nil {
-		in.unreserve()
-		return nil, err
-	}
-	if len(in.leased) > 0 {
-		h.Take(in.leased)
-	}
-	return in.res, nil
+	return in, nil
 }
 
 // intake is one callback's events on their way through the writer, and
@@ -198,6 +208,12 @@ func (s *Store) runIntakes(ctx context.Context, tx *wtx, ops []*op) error {
 	if err != nil {
 		return err
 	}
+	var subjects *subjectBatch // read and written once for the group
+	if s.d.serialTx {
+		if subjects, err = s.readSubjects(ctx, tx, first, inserted); err != nil {
+			return err
+		}
+	}
 	var rows []any // the deliveries of every intake
 	for _, o := range ops {
 		in := o.intake
@@ -207,9 +223,14 @@ func (s *Store) runIntakes(ctx context.Context, tx *wtx, ops []*op) error {
 				continue
 			}
 			delete(inserted, p.ev.ID) // a second copy in this group is a duplicate
-			if rows, err = s.ingestOne(ctx, tx, in, p, seq, now, rows); err != nil {
+			if rows, err = s.ingestOne(ctx, tx, in, p, seq, now, subjects, rows); err != nil {
 				return err
 			}
+		}
+	}
+	if subjects != nil {
+		if err := subjects.write(ctx, tx); err != nil {
+			return err
 		}
 	}
 	for len(rows) > 0 {
@@ -303,10 +324,11 @@ const upsertSubject = `INSERT INTO subjects (source, subject, status, final, upd
 		updated_at = CASE WHEN subjects.final <> 0 THEN subjects.updated_at ELSE excluded.updated_at END
 	RETURNING prior_status, prior_final`
 
-// ingestOne records a new event's subject state, routes it again if that
-// state is not the one it was routed for, applies throttles, and appends
-// its deliveries' rows to rows. seq is the event's place in its callback.
-func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared, seq int, at time.Time, rows []any) ([]any, error) {
+// ingestOne records a new event's subject state (in subjects on SQLite,
+// with upsertSubject on Postgres), routes it again if that state is not the
+// one it was routed for, applies throttles, and appends its deliveries'
+// rows to rows. seq is the event's place in its callback.
+func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared, seq int, at time.Time, subjects *subjectBatch, rows []any) ([]any, error) {
 	ev := p.ev
 	now := ms(at)
 	res := in.res
@@ -315,20 +337,26 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 			return nil, err
 		}
 	}
-	var prev string
-	var final int
-	if err := tx.queryRow(ctx, upsertSubject, ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now).Scan(&prev, &final); err != nil {
-		return nil, fmt.Errorf("%w: subject: %w", ErrUnavailable, err)
+	var before subjectState
+	if subjects != nil {
+		before = subjects.advance(ev, now)
+	} else {
+		var final int
+		if err := tx.queryRow(ctx, upsertSubject, ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now).Scan(&before.status, &final); err != nil {
+			return nil, fmt.Errorf("%w: subject: %w", ErrUnavailable, err)
+		}
+		before.final = final != 0
 	}
+	prev := before.status
 	// Remember the state this leaves, in commit order.
-	if final != 0 {
+	if before.final {
 		tx.onCommit(func() { s.hints.put(ev.Source, ev.Subject, prev, true) })
 	} else {
 		tx.onCommit(func() { s.hints.put(ev.Source, ev.Subject, ev.Status, ev.Final) })
 	}
-	if prev != ev.PreviousStatus || (final != 0) != ev.Stale {
+	if prev != ev.PreviousStatus || before.final != ev.Stale {
 		// Routed for another state: route again for the one committed.
-		q, err := s.prepare(ev, prev, final != 0, in.plan)
+		q, err := s.prepare(ev, prev, before.final, in.plan)
 		if err != nil {
 			return nil, err
 		}
