@@ -339,7 +339,10 @@ func (s *Store) ingestOne(ctx context.Context, tx *wtx, in *intake, p *prepared,
 	}
 	var before subjectState
 	if subjects != nil {
-		before = subjects.advance(ev, now)
+		var err error
+		if before, err = subjects.advance(ev, now); err != nil {
+			return nil, err
+		}
 	} else {
 		var final int
 		if err := tx.queryRow(ctx, upsertSubject, ev.Source, ev.Subject, ev.Status, b2i(ev.Final), now).Scan(&before.status, &final); err != nil {

@@ -85,12 +85,13 @@ func selectSubjects(n int) string {
 // advance records ev's status as its subject's state at now, unless the
 // subject is final already (ev is stale and changes nothing), and returns
 // the state before, as upsertSubject does.
-func (b *subjectBatch) advance(ev *event.Event, now int64) subjectState {
+func (b *subjectBatch) advance(ev *event.Event, now int64) (subjectState, error) {
 	k := subjectKey{ev.Source, ev.Subject}
 	r := b.rows[k]
-	if r == nil { // not among the events read for: a caller's mistake
-		r = &subjectRow{key: k}
-		b.rows[k] = r
+	if r == nil {
+		// Not among the events read for: guessing its state would route
+		// the event for a history it may not have.
+		return subjectState{}, fmt.Errorf("subject %s/%s of event %s was not read with its batch", ev.Source, ev.Subject, ev.ID)
 	}
 	before := r.subjectState
 	r.prior = before
@@ -101,7 +102,7 @@ func (b *subjectBatch) advance(ev *event.Event, now int64) subjectState {
 		r.changed = true
 		b.changed = append(b.changed, r)
 	}
-	return before
+	return before, nil
 }
 
 // write stores the states the batch changed.

@@ -154,3 +154,18 @@ func TestSubjectBatchReadUsesPrimaryKey(t *testing.T) {
 		t.Errorf("plan does not search subjects by its primary key: %q", plan)
 	}
 }
+
+// An event whose subject the batch did not read is refused, not routed for
+// a guessed history.
+func TestSubjectBatchRefusesUnreadSubject(t *testing.T) {
+	b := &subjectBatch{rows: map[subjectKey]*subjectRow{{"test", "read"}: {key: subjectKey{"test", "read"}}}}
+	if _, err := b.advance(newEvent("read", "queued", 1, false), 1); err != nil {
+		t.Fatalf("advance of a subject read: %v", err)
+	}
+	if _, err := b.advance(newEvent("unread", "queued", 2, false), 1); err == nil || !strings.Contains(err.Error(), "test/unread") {
+		t.Errorf("advance of a subject not read = %v, want an error naming it", err)
+	}
+	if len(b.changed) != 1 {
+		t.Errorf("%d subjects to write, want the 1 read", len(b.changed))
+	}
+}
