@@ -385,6 +385,9 @@ func (w *worker) attempt(t *Target, dl *store.Delivery, timeout time.Duration) (
 
 // report logs the outcome of an attempt once it is recorded.
 func (w *worker) report(dl *store.Delivery, o store.Outcome) {
+	if o.State == store.StateDelivered && !w.log.Enabled(context.Background(), slog.LevelInfo) {
+		return // the common line, not written at --log-level warn: build nothing
+	}
 	attrs := []any{"delivery", dl.ID, "event", dl.EventID, "rule", dl.Rule, "attempt", dl.Attempts, "duration", o.Duration}
 	switch o.State {
 	case store.StateDelivered:
