@@ -97,7 +97,8 @@ func (s *Store) prepare(ev *event.Event, prev string, stale bool, plan Planner) 
 // stored (same id) are duplicates: they are reported and create nothing.
 //
 // For each new event the writer reads and updates the state of its subject
-// (source + subject) in one statement, to set PreviousStatus and Stale: an
+// (source + subject), to set PreviousStatus and Stale (on Postgres in one
+// statement per event, on SQLite once per batch: subjectBatch): an
 // event that arrives after a final one for the same subject is stale and
 // does not change that state. The rules run before, on the caller's
 // goroutine, for the state the subject had at its last commit
