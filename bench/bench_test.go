@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +176,90 @@ func TestEventStampParse(t *testing.T) {
 	}
 	if err := new(eventStamp).parse([]byte("not json")); err == nil {
 		t.Error("parse of a body that is not an event: want an error")
+	}
+}
+
+func TestSpan(t *testing.T) {
+	for _, tc := range []struct {
+		vs   []float64
+		text func(float64) string
+		want string
+	}{
+		{nil, rate, ""},
+		{[]float64{3079, 3385, 3183}, rate, "3079–3385"},
+		{[]float64{3.19, 4.34}, msText, "3.19–4.34 ms"},
+		{[]float64{0.836, 1.2}, secText, "836 ms–1.2 s"}, // units differ: both kept
+		{[]float64{2, 2}, msText, "2.00 ms"},
+	} {
+		if got := span(tc.vs, tc.text); got != tc.want {
+			t.Errorf("span(%v) = %q, want %q", tc.vs, got, tc.want)
+		}
+	}
+}
+
+// With -runs, the table ends with each kind's range over the runs; a run
+// whose scrape failed (no serve figures) is left out of serve's rows only.
+func TestRangesOverRuns(t *testing.T) {
+	phase := func(run int, kind string, sb, bare float64, serve *serveReport) *phaseReport {
+		return &phaseReport{Name: kind, Kind: kind, Run: run,
+			Switchboard: targetReport{Intake: sb, P50: 3, P99: 10 * float64(run)},
+			Bare:        targetReport{Intake: bare, P50: 1, P99: 2}, IntakeRatio: sb / bare,
+			Delivery: deliveryReport{Via: "webhook", LagP50: 0.003, LagP99: 0.02, LastAfterStop: 0.001 * float64(run)},
+			PeakRSS:  []int64{100 << 20}, Serve: serve, BareCPU: 100, BenchCPU: 150}
+	}
+	r := &report{Options: options{Runs: 2}, Phases: []*phaseReport{
+		phase(1, "closed loop", 3000, 20000, &serveReport{CPUPerCallback: 400, WriterBusy: 0.99, WriterPerCallback: 300}),
+		phase(1, "paced", 1500, 1500, &serveReport{CPUPerCallback: 700, WriterBusy: 0.98, WriterPerCallback: 600}),
+		phase(2, "closed loop", 3300, 16500, nil),
+		phase(2, "paced", 1500, 1500, &serveReport{CPUPerCallback: 650, WriterBusy: 0.99, WriterPerCallback: 610}),
+	}}
+	var out strings.Builder
+	r.writeRanges(&out)
+	text := out.String()
+	// row finds the figures of a row in the section of kind.
+	row := func(kind, name string) []string {
+		_, section, _ := strings.Cut(text, kind+": range over 2 runs\n")
+		section, _, _ = strings.Cut(section, "\n\n")
+		for line := range strings.Lines(section) {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), name); ok {
+				return strings.Fields(rest)
+			}
+		}
+		t.Errorf("no row %q for %s in:\n%s", name, kind, text)
+		return nil
+	}
+	for _, tc := range []struct {
+		kind, name string
+		want       []string
+	}{
+		{"closed loop", "intake (200 replies/s)", []string{"3000–3300", "16500–20000", "0.150–0.200"}},
+		{"closed loop", "reply latency p99", []string{"10.00–20.00", "ms", "2.00", "ms"}},
+		{"closed loop", "last delivery after load stop", []string{"1–2", "ms"}},
+		{"closed loop", "serve CPU per callback", []string{"400", "µs"}}, // its second run has no scrape
+		{"closed loop", "CPU per callback, all processes", []string{"550", "µs", "100", "µs", "0.182"}},
+		{"paced", "serve CPU per callback", []string{"650–700", "µs"}},
+		{"paced", "store writer busy", []string{"98–99", "%"}},
+	} {
+		if got := row(tc.kind, tc.name); !slices.Equal(got, tc.want) {
+			t.Errorf("%s, %s = %q, want %q", tc.kind, tc.name, got, tc.want)
+		}
+	}
+	if strings.Index(text, "closed loop:") > strings.Index(text, "paced:") {
+		t.Errorf("kinds out of their order of first appearance:\n%s", text)
+	}
+}
+
+func TestParseFlagsRuns(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o.Runs != 1 {
+		t.Errorf("default: runs %d, %v; want 1", o.Runs, err)
+	}
+	if o, err := parseFlags([]string{"-runs", "5"}, io.Discard); err != nil || o.Runs != 5 {
+		t.Errorf("-runs 5: runs %d, %v", o.Runs, err)
+	}
+	for _, bad := range []string{"0", "101"} {
+		if _, err := parseFlags([]string{"-runs", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "-runs") {
+			t.Errorf("-runs %s: err %v, want one naming -runs", bad, err)
+		}
 	}
 }

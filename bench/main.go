@@ -26,6 +26,7 @@
 //	go run ./bench -rate half                       # then latency at half the measured intake
 //	go run ./bench -receiver telesign -sink log
 //	go run ./bench -store 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable' -instances 2
+//	go run ./bench -rate half -runs 5                # each figure's range over five runs
 //
 // A closed-loop run has -clients keep-alive clients each sending its next
 // callback as soon as the previous reply arrives: it measures the maximum
@@ -65,6 +66,7 @@ type options struct {
 	DrainTimeout   time.Duration `json:"-"`
 	RequestTimeout time.Duration `json:"-"`
 	SinkConc       int           `json:"sink_concurrency,omitempty"`
+	Runs           int           `json:"runs"`
 	JSON           bool          `json:"-"`
 	Keep           bool          `json:"-"`
 
@@ -108,36 +110,60 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Window:  o.Duration.Seconds(),
 		Warmup:  o.Warmup.Seconds(),
 	}
-	switch {
-	case o.Rate == "" || o.Rate == "half":
-		p, err := b.phase(ctx, "closed loop", 0)
+	for run := 1; run <= o.Runs; run++ {
+		phases, err := b.runOnce(ctx, run)
 		if err != nil {
 			return err
 		}
-		rep.Phases = append(rep.Phases, p)
-		if o.Rate == "half" {
-			half := p.Switchboard.Intake / 2
-			if half < 1 {
-				return fmt.Errorf("-rate half: switchboard acknowledged %.1f callbacks/s in the closed loop, too few to pace at half", p.Switchboard.Intake)
-			}
-			p, err := b.phase(ctx, fmt.Sprintf("paced at %.0f/s (half the closed-loop intake)", half), half)
-			if err != nil {
-				return err
-			}
-			rep.Phases = append(rep.Phases, p)
-		}
-	default:
-		p, err := b.phase(ctx, fmt.Sprintf("paced at %g/s", o.rate), o.rate)
-		if err != nil {
-			return err
-		}
-		rep.Phases = append(rep.Phases, p)
+		rep.Phases = append(rep.Phases, phases...)
 	}
 	if o.JSON {
 		return rep.writeJSON(stdout)
 	}
 	rep.writeTable(stdout)
 	return nil
+}
+
+// runOnce runs the phases -rate asks for, once: the closed loop, or a
+// paced load, or both.
+func (b *bench) runOnce(ctx context.Context, run int) ([]*phaseReport, error) {
+	o := b.o
+	suffix := ""
+	if o.Runs > 1 {
+		suffix = fmt.Sprintf(", run %d of %d", run, o.Runs)
+	}
+	var out []*phaseReport
+	phase := func(kind, name string, rate float64) (*phaseReport, error) {
+		p, err := b.phase(ctx, name+suffix, rate)
+		if err != nil {
+			return nil, err
+		}
+		p.Kind, p.Run = kind, run
+		out = append(out, p)
+		return p, nil
+	}
+	switch {
+	case o.Rate == "" || o.Rate == "half":
+		p, err := phase("closed loop", "closed loop", 0)
+		if err != nil {
+			return nil, err
+		}
+		if o.Rate == "half" {
+			half := p.Switchboard.Intake / 2
+			if half < 1 {
+				return nil, fmt.Errorf("-rate half: switchboard acknowledged %.1f callbacks/s in the closed loop, too few to pace at half", p.Switchboard.Intake)
+			}
+			if _, err := phase("paced at half the closed-loop intake", fmt.Sprintf("paced at %.0f/s (half the closed-loop intake)", half), half); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		name := fmt.Sprintf("paced at %g/s", o.rate)
+		if _, err := phase(name, name, o.rate); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -159,6 +185,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 120*time.Second, "how long after the load stops to wait for every delivery")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "limit of one callback request")
 	fs.IntVar(&o.SinkConc, "sink-concurrency", 0, "the sink's concurrency: setting (0: the service default)")
+	fs.IntVar(&o.Runs, "runs", 1, "run the phases this many times, each against a fresh serve and store, and end with each figure's range over the runs")
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (config, store, serve logs) and print its path")
 	if err := fs.Parse(args); err != nil {
@@ -193,6 +220,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.Warmup < 0 || o.Duration <= 0 || o.DrainTimeout <= 0 || o.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("-warmup must be >= 0; -duration, -drain-timeout and -request-timeout > 0"))
+	}
+	if o.Runs < 1 || o.Runs > 100 {
+		errs = append(errs, fmt.Errorf("-runs %d: want 1 to 100", o.Runs))
 	}
 	if o.SinkConc < 0 {
 		errs = append(errs, errors.New("-sink-concurrency must be >= 0"))

@@ -121,6 +121,11 @@ func (b *bench) switchboard(ctx context.Context, rate float64, p *phaseReport) e
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
+	if !b.o.Keep {
+		// Removed once its processes stopped: many runs would fill the
+		// disk with stores.
+		defer os.RemoveAll(dir)
+	}
 	store := filepath.Join(dir, "switchboard.db")
 	if b.o.storeURL != "" {
 		dsn, drop, err := createDatabase(ctx, b.o.storeURL)

@@ -26,6 +26,8 @@ type report struct {
 // phaseReport compares the two targets under one load.
 type phaseReport struct {
 	Name        string                        `json:"name"`
+	Kind        string                        `json:"kind"`                 // the phase without its rate or run: ranges are over one kind
+	Run         int                           `json:"run,omitempty"`        // 1 to -runs
 	Rate        float64                       `json:"rate_per_s,omitempty"` // paced total rate; 0 for the closed loop
 	Bare        targetReport                  `json:"bare"`
 	Switchboard targetReport                  `json:"switchboard"`
@@ -242,6 +244,104 @@ func (r *report) writeTable(w io.Writer) {
 			fmt.Fprintf(w, "  %s\n", n)
 		}
 	}
+	if r.Options.Runs > 1 {
+		r.writeRanges(w)
+	}
+}
+
+// writeRanges prints, for each kind of phase, the range of its main
+// figures over the runs: on a shared machine one run's figure says little,
+// and the README quotes ranges.
+func (r *report) writeRanges(w io.Writer) {
+	var kinds []string
+	byKind := map[string][]*phaseReport{}
+	for _, p := range r.Phases {
+		if byKind[p.Kind] == nil {
+			kinds = append(kinds, p.Kind)
+		}
+		byKind[p.Kind] = append(byKind[p.Kind], p)
+	}
+	for _, kind := range kinds {
+		ps := byKind[kind]
+		fmt.Fprintf(w, "\n%s: range over %d runs\n", kind, len(ps))
+		row := func(name string, sb, bare, ratio func(*phaseReport) (float64, bool), text func(float64) string) {
+			col := func(f func(*phaseReport) (float64, bool), text func(float64) string) string {
+				if f == nil {
+					return ""
+				}
+				var vs []float64
+				for _, p := range ps {
+					if v, ok := f(p); ok {
+						vs = append(vs, v)
+					}
+				}
+				return span(vs, text)
+			}
+			fmt.Fprintf(w, "  %-31s %17s %12s %12s\n", name, col(sb, text), col(bare, text), col(ratio, func(v float64) string { return fmt.Sprintf("%.3f", v) }))
+		}
+		always := func(f func(*phaseReport) float64) func(*phaseReport) (float64, bool) {
+			return func(p *phaseReport) (float64, bool) { return f(p), true }
+		}
+		serve := func(f func(*serveReport) float64) func(*phaseReport) (float64, bool) {
+			return func(p *phaseReport) (float64, bool) {
+				if p.Serve == nil {
+					return 0, false
+				}
+				return f(p.Serve), true
+			}
+		}
+		us := func(v float64) string { return fmt.Sprintf("%.0f µs", v) }
+		fmt.Fprintf(w, "  %-31s %17s %12s %12s\n", "", "switchboard", "bare", "ratio")
+		row("intake (200 replies/s)", always(func(p *phaseReport) float64 { return p.Switchboard.Intake }),
+			always(func(p *phaseReport) float64 { return p.Bare.Intake }), always(func(p *phaseReport) float64 { return p.IntakeRatio }), rate)
+		row("reply latency p50", always(func(p *phaseReport) float64 { return p.Switchboard.P50 }),
+			always(func(p *phaseReport) float64 { return p.Bare.P50 }), nil, msText)
+		row("reply latency p99", always(func(p *phaseReport) float64 { return p.Switchboard.P99 }),
+			always(func(p *phaseReport) float64 { return p.Bare.P99 }), nil, msText)
+		if ps[0].Delivery.Via == "webhook" {
+			row("end-to-end lag p50", always(func(p *phaseReport) float64 { return p.Delivery.LagP50 }), nil, nil, secText)
+			row("end-to-end lag p99", always(func(p *phaseReport) float64 { return p.Delivery.LagP99 }), nil, nil, secText)
+		}
+		row("last delivery after load stop", always(func(p *phaseReport) float64 { return p.Delivery.LastAfterStop }), nil, nil, secText)
+		row("peak RSS (all instances)", always(func(p *phaseReport) float64 {
+			var total int64
+			for _, v := range p.PeakRSS {
+				total += v
+			}
+			return float64(total) / (1 << 20)
+		}), nil, nil, func(v float64) string { return fmt.Sprintf("%.0f MiB", v) })
+		cpu := func(p *phaseReport) (float64, bool) {
+			if p.Serve == nil || p.BenchCPU <= 0 || p.BareCPU <= 0 {
+				return 0, false
+			}
+			return p.Serve.CPUPerCallback + p.BenchCPU, true
+		}
+		row("CPU per callback, all processes", cpu, func(p *phaseReport) (float64, bool) { return p.BareCPU, p.BareCPU > 0 },
+			func(p *phaseReport) (float64, bool) {
+				total, ok := cpu(p)
+				return p.BareCPU / total, ok
+			}, us)
+		row("serve CPU per callback", serve(func(v *serveReport) float64 { return v.CPUPerCallback }), nil, nil, us)
+		row("store writer busy", serve(func(v *serveReport) float64 { return v.WriterBusy * 100 }), nil, nil,
+			func(v float64) string { return fmt.Sprintf("%.0f %%", v) })
+		row("store writer per callback", serve(func(v *serveReport) float64 { return v.WriterPerCallback }), nil, nil, us)
+	}
+}
+
+// span is the range of vs as "low–high" in text's format, the unit written
+// once; "" for no value.
+func span(vs []float64, text func(float64) string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	lo, hi := text(slices.Min(vs)), text(slices.Max(vs))
+	if lo == hi {
+		return lo
+	}
+	if i := strings.LastIndexByte(lo, ' '); i > 0 && strings.HasSuffix(hi, lo[i:]) {
+		lo = lo[:i]
+	}
+	return lo + "–" + hi
 }
 
 func rate(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
