@@ -45,98 +45,65 @@ func (s *Store) Finish(ctx context.Context, outcomes ...Outcome) error {
 // statement texts cover any number of outcomes.
 var finishChunks = []int{256, 64, 16, 4, 1}
 
-// finishChunk records outcomes of distinct deliveries.
+// finishChunk records outcomes of distinct deliveries: each is its
+// delivery's new state and its last attempt, kept in the delivery's row;
+// the attempt that was there before moves to attempts (migration 7).
 func (s *Store) finishChunk(ctx context.Context, tx *wtx, outcomes []Outcome, now int64) error {
-	args := make([]any, 0, 1+6*len(outcomes))
-	args = append(args, now)
+	// An outcome is recorded only under its delivery's current lease:
+	// both statements join on it.
+	args := make([]any, 0, 1+8*len(outcomes))
 	for _, o := range outcomes {
-		args = append(args, o.ID, o.Lease, o.State, nextAttempt(o, now), o.Status, truncate(o.Error, maxErrorLen))
+		args = append(args, o.ID, o.Lease)
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, owner)
+		SELECT d.id, d.attempt_n, d.attempt_started_at, d.attempt_duration_ms, d.last_status, d.last_error, d.attempt_owner
+		FROM deliveries d JOIN (VALUES `+rowsOf("(?, ?)", len(outcomes))+`) AS v
+			ON d.id = v.column1 AND d.lease_owner = v.column2
+		WHERE d.attempt_started_at > 0`, args...); err != nil {
+		return fmt.Errorf("%w: record attempt: %w", ErrUnavailable, err)
+	}
+	args = append(args[:0], now, s.owner)
+	for _, o := range outcomes {
+		args = append(args, o.ID, o.Lease, o.State, nextAttempt(o, now), o.Status, truncate(o.Error, maxErrorLen),
+			ms(o.Started), o.Duration.Milliseconds())
 	}
 	// A retry of a delivery whose sink left the configuration while the
 	// attempt was in flight stays held as no_sink.
 	rows, err := tx.query(ctx, `UPDATE deliveries SET
 		state = CASE WHEN deliveries.state = '`+StateNoSink+`' AND v.column3 = '`+StatePending+`' THEN deliveries.state ELSE v.column3 END,
 		next_attempt_at = v.column4, lease_until = 0, lease_owner = '',
-		last_status = v.column5, last_error = v.column6, updated_at = ?
-		FROM (VALUES `+rowsOf("(?, ?, ?, CAST(? AS BIGINT), CAST(? AS INTEGER), ?)", len(outcomes))+`) AS v
+		last_status = v.column5, last_error = v.column6, updated_at = ?,
+		attempt_n = deliveries.attempt_n + 1, attempt_started_at = v.column7, attempt_duration_ms = v.column8, attempt_owner = ?
+		FROM (VALUES `+rowsOf("(?, ?, ?, CAST(? AS BIGINT), CAST(? AS INTEGER), ?, CAST(? AS BIGINT), CAST(? AS BIGINT))", len(outcomes))+`) AS v
 		WHERE deliveries.id = v.column1 AND deliveries.lease_owner = v.column2
-		RETURNING deliveries.id`, args...)
+		RETURNING deliveries.id, deliveries.attempt_n`, args...)
 	if err != nil {
 		return fmt.Errorf("%w: finish: %w", ErrUnavailable, err)
 	}
-	recorded := make(map[string]bool, len(outcomes))
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("%w: finish: %w", ErrUnavailable, err)
-		}
-		recorded[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%w: finish: %w", ErrUnavailable, err)
-	}
-	// Outcomes whose lease was lost are dropped: the new owner records its
-	// own attempt.
-	args = append(args[:0], s.owner)
-	kept := 0
-	for _, o := range outcomes {
-		if recorded[o.ID] {
-			args = append(args, o.ID, ms(o.Started), o.Duration.Milliseconds(), o.Status, truncate(o.Error, maxErrorLen))
-			kept++
-		}
-	}
-	if kept == 0 {
-		return nil
-	}
-	for kept > 0 {
-		n := chunkOf(kept, finishChunks) // chunks too: statement texts stay few
-		if err := s.recordAttempts(ctx, tx, args[0], args[1:1+5*n]); err != nil {
-			return err
-		}
-		args = append(args[:1], args[1+5*n:]...)
-		kept -= n
-	}
-	return nil
-}
-
-// recordAttempts adds one attempt per row of vals (delivery id, start,
-// duration, status, error), numbered after the delivery's last, and drops
-// the oldest of a delivery that has more than maxAttemptsKept.
-func (s *Store) recordAttempts(ctx context.Context, tx *wtx, owner any, vals []any) error {
-	rows, err := tx.query(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status, error, owner)
-		SELECT v.column1, COALESCE((SELECT MAX(a.n) FROM attempts a WHERE a.delivery_id = v.column1), 0) + 1,
-			v.column2, v.column3, v.column4, v.column5, ?
-		FROM (VALUES `+rowsOf("(?, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS INTEGER), ?)", len(vals)/5)+`) AS v
-		RETURNING delivery_id, n`, append([]any{owner}, vals...)...)
-	if err != nil {
-		return fmt.Errorf("%w: record attempt: %w", ErrUnavailable, err)
-	}
-	var over []struct {
+	// Outcomes whose lease was lost are not recorded: the new owner
+	// records its own attempt. A delivery tried more than maxAttemptsKept
+	// times drops its oldest.
+	type bound struct {
 		id string
 		n  int
 	}
+	var over []bound
 	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
+		var b bound
+		if err := rows.Scan(&b.id, &b.n); err != nil {
 			rows.Close()
-			return fmt.Errorf("%w: record attempt: %w", ErrUnavailable, err)
+			return fmt.Errorf("%w: finish: %w", ErrUnavailable, err)
 		}
-		if n > maxAttemptsKept {
-			over = append(over, struct {
-				id string
-				n  int
-			}{id, n})
+		if b.n > maxAttemptsKept {
+			over = append(over, b)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%w: record attempt: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: finish: %w", ErrUnavailable, err)
 	}
-	for _, o := range over {
-		if _, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id = ? AND n <= ?`, o.id, o.n-maxAttemptsKept); err != nil {
+	for _, b := range over {
+		if _, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id = ? AND n <= ?`, b.id, b.n-maxAttemptsKept); err != nil {
 			return fmt.Errorf("%w: bound attempts: %w", ErrUnavailable, err)
 		}
 	}

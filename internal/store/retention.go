@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -184,14 +185,23 @@ func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff 
 				return fmt.Errorf("%w: prune attempts: %w", ErrUnavailable, err)
 			}
 			p.Attempts += affected(r)
-			r, err = tx.exec(ctx, `DELETE FROM deliveries WHERE id = ? AND state = ? AND next_attempt_at < ?`, id, state, cutoff)
+			// The delivery's last attempt goes with its row (migration 7).
+			var lastAttempt int64
+			err = tx.queryRow(ctx, `DELETE FROM deliveries WHERE id = ? AND state = ? AND next_attempt_at < ?
+				RETURNING attempt_started_at`, id, state, cutoff).Scan(&lastAttempt)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("%w: prune deliveries: %w", ErrUnavailable, err)
 			}
+			if lastAttempt > 0 {
+				p.Attempts++
+			}
 			if state == StateDead {
-				p.Dead += affected(r)
+				p.Dead++
 			} else {
-				p.Delivered += affected(r)
+				p.Delivered++
 			}
 		}
 		return nil

@@ -135,6 +135,18 @@ var migrations = []string{
 	// key checks need (sqliteMigrations).
 	`ALTER TABLE deliveries ADD COLUMN event_at BIGINT NOT NULL DEFAULT 0;
 	UPDATE deliveries SET event_at = COALESCE((SELECT e.received_at FROM events e WHERE e.id = deliveries.event_id), 0);`,
+	// A delivery's last recorded attempt is kept in its row (attempt_n, its
+	// start, duration and owner; its status and error are last_status and
+	// last_error), and moves to attempts when the next one is recorded: a
+	// delivery sent once, most of them, writes no attempts row, which was
+	// a tenth of the store writer's time per callback. attempt_n numbers
+	// the attempts recorded so far, for the histories kept in attempts.
+	`ALTER TABLE deliveries ADD COLUMN attempt_n INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE deliveries ADD COLUMN attempt_started_at BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE deliveries ADD COLUMN attempt_duration_ms BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE deliveries ADD COLUMN attempt_owner TEXT NOT NULL DEFAULT '';
+	UPDATE deliveries SET attempt_n = (SELECT MAX(a.n) FROM attempts a WHERE a.delivery_id = deliveries.id)
+		WHERE EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = deliveries.id);`,
 }
 
 // sqliteMigrations run on SQLite after the migration of the same version.
