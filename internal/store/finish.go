@@ -59,7 +59,7 @@ func (s *Store) finishChunk(ctx context.Context, tx *wtx, outcomes []Outcome, no
 		SELECT d.id, d.attempt_n, d.attempt_started_at, d.attempt_duration_ms, d.last_status, d.last_error, d.attempt_owner
 		FROM deliveries d JOIN (VALUES `+rowsOf("(?, ?)", len(outcomes))+`) AS v
 			ON d.id = v.column1 AND d.lease_owner = v.column2
-		WHERE d.attempt_started_at > 0`, args...); err != nil {
+		WHERE d.attempt_owner <> ''`, args...); err != nil {
 		return fmt.Errorf("%w: record attempt: %w", ErrUnavailable, err)
 	}
 	args = append(args[:0], now, s.owner)

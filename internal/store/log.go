@@ -157,7 +157,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Delivery, []Attempt, error
 	// The last recorded attempt is in the delivery's row (migration 7).
 	rows, err := s.read.QueryContext(ctx, s.d.q(`SELECT n, started_at, duration_ms, status, error FROM attempts WHERE delivery_id = ?
 		UNION ALL SELECT attempt_n, attempt_started_at, attempt_duration_ms, last_status, last_error FROM deliveries
-			WHERE id = ? AND attempt_started_at > 0
+			WHERE id = ? AND attempt_owner <> ''
 		ORDER BY 1`), id, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: get attempts: %w", ErrUnavailable, err)

@@ -110,6 +110,26 @@ func TestOneAttemptWritesNoAttemptsRow(t *testing.T) {
 			if _, atts, _ := st.Get(ctx, ds[0].ID); len(atts) != 1 || atts[0].Status != 204 {
 				t.Errorf("after a lost lease's outcome: %+v, want attempt 1 only", atts)
 			}
+			// An attempt without a start time is kept and moved all the same.
+			if _, err := st.Ingest(ctx, []*event.Event{newEvent("tx", "failure", 2, true)}, toSinks("a"), nil); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				ds, err := st.Claim(ctx, "a", 10, time.Minute)
+				if err != nil || len(ds) != 1 {
+					t.Fatalf("claim %d = %d, %v", i, len(ds), err)
+				}
+				o := Outcome{ID: ds[0].ID, Lease: ds[0].Lease, State: StatePending, NextAttemptAt: c.now(), Status: 503}
+				if i == 1 {
+					o.State = StateDead
+				}
+				if err := st.Finish(ctx, o); err != nil {
+					t.Fatal(err)
+				}
+				if _, atts, _ := st.Get(ctx, ds[0].ID); len(atts) != i+1 || atts[i].N != i+1 {
+					t.Errorf("attempts after %d unstarted outcomes: %+v", i+1, atts)
+				}
+			}
 		})
 	}
 }

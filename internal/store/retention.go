@@ -186,16 +186,16 @@ func (s *Store) pruneDeliveries(ctx context.Context, sink, state string, cutoff 
 			}
 			p.Attempts += affected(r)
 			// The delivery's last attempt goes with its row (migration 7).
-			var lastAttempt int64
+			var lastAttempt string // its recorder; "" for none
 			err = tx.queryRow(ctx, `DELETE FROM deliveries WHERE id = ? AND state = ? AND next_attempt_at < ?
-				RETURNING attempt_started_at`, id, state, cutoff).Scan(&lastAttempt)
+				RETURNING attempt_owner`, id, state, cutoff).Scan(&lastAttempt)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {
 				return fmt.Errorf("%w: prune deliveries: %w", ErrUnavailable, err)
 			}
-			if lastAttempt > 0 {
+			if lastAttempt != "" {
 				p.Attempts++
 			}
 			if state == StateDead {

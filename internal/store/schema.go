@@ -140,7 +140,8 @@ var migrations = []string{
 	// last_error), and moves to attempts when the next one is recorded: a
 	// delivery sent once, most of them, writes no attempts row, which was
 	// a tenth of the store writer's time per callback. attempt_n numbers
-	// the attempts recorded so far, for the histories kept in attempts.
+	// the attempts recorded so far, for the histories kept in attempts;
+	// attempt_owner (the recording instance) is '' while the row holds none.
 	`ALTER TABLE deliveries ADD COLUMN attempt_n INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE deliveries ADD COLUMN attempt_started_at BIGINT NOT NULL DEFAULT 0;
 	ALTER TABLE deliveries ADD COLUMN attempt_duration_ms BIGINT NOT NULL DEFAULT 0;
