@@ -122,12 +122,12 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	outcome := outcomeOf(res, err)
 	// The attributes are built only for a line that is written: an accepted
 	// callback's is not at --log-level warn.
-	attrs := func() []any {
+	common := func() []any {
 		return []any{"receiver", name, "outcome", outcome, "latency", s.now().Sub(start), "remote", r.RemoteAddr}
 	}
 	if err != nil {
 		code, msg := receivers.Status(err)
-		attrs := append(attrs(), "status", code, "err", msg)
+		attrs := append(common(), "status", code, "err", msg)
 		if code >= 500 {
 			attrs = append(attrs, "cause", err.Error())
 			s.log.Error("callback failed", attrs...)
@@ -139,7 +139,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		for i, ev := range events {
 			ids[i] = ev.ID
 		}
-		attrs := append(attrs(), "events", ids, "deliveries", res.Deliveries)
+		attrs := append(common(), "events", ids, "deliveries", res.Deliveries)
 		if len(res.Throttled) > 0 {
 			attrs = append(attrs, "throttled", res.Throttled)
 		}
