@@ -10,6 +10,14 @@
 // after the load stops is the backlog drained; and how much memory does
 // serve use.
 //
+// With the webhook sink it also drives a relay: a handler in this process
+// that POSTs each callback, unchanged, to the same webhook server and answers
+// 200 once that server has answered, with no store, rules or event. It is
+// the floor of any webhook forwarder, durable or not: one more HTTP exchange
+// per callback on the same cores. Switchboard's ratio to it says how much of
+// what remains is spent on durability, rules and events (-relay=false skips
+// it).
+//
 // It runs the real binary: `go build ./cmd/switchboard`, then `switchboard
 // serve` as a child process with a temporary configuration and store, driven
 // over loopback HTTP. Only the binary's external behaviour (configuration
@@ -67,6 +75,7 @@ type options struct {
 	RequestTimeout time.Duration `json:"-"`
 	SinkConc       int           `json:"sink_concurrency,omitempty"`
 	Runs           int           `json:"runs"`
+	Relay          bool          `json:"relay"`
 	JSON           bool          `json:"-"`
 	Keep           bool          `json:"-"`
 
@@ -186,6 +195,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "limit of one callback request")
 	fs.IntVar(&o.SinkConc, "sink-concurrency", 0, "the sink's concurrency: setting (0: the service default)")
 	fs.IntVar(&o.Runs, "runs", 1, "run the phases this many times, each against a fresh serve and store, and end with each figure's range over the runs")
+	fs.BoolVar(&o.Relay, "relay", true, "with the webhook sink, also drive a relay: a handler that POSTs each callback to the webhook server before answering, with no store and no rules (the floor of any webhook forwarder on these cores)")
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (config, store, serve logs) and print its path")
 	if err := fs.Parse(args); err != nil {

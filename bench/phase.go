@@ -14,13 +14,14 @@ import (
 )
 
 // bench holds what the phases of one run share: the built binary, the bare
-// handler and the webhook sink's server.
+// handler, the relay and the webhook sink's server.
 type bench struct {
 	o      *options
 	log    io.Writer
 	dir    string
 	bin    string
 	bare   *localServer
+	relay  *localServer // nil unless -relay and the webhook sink
 	hook   *localServer
 	rec    *recorder
 	maker  *callbackMaker
@@ -54,6 +55,11 @@ func newBench(ctx context.Context, o *options, log io.Writer) (_ *bench, err err
 	if b.hook, err = startServer(b.rec); err != nil {
 		return nil, err
 	}
+	if o.Relay && o.Sink == "webhook" {
+		if b.relay, err = startServer(relayHandler(b.hook.url+relayPath, o.Clients)); err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -61,6 +67,9 @@ func newBench(ctx context.Context, o *options, log io.Writer) (_ *bench, err err
 func (b *bench) close() {
 	if b.bare != nil {
 		b.bare.close()
+	}
+	if b.relay != nil {
+		b.relay.close()
 	}
 	if b.hook != nil {
 		b.hook.close()
@@ -90,18 +99,18 @@ func (b *bench) plan(urls []string, rate float64) *loadPlan {
 // processes), with the same load, and measures the deliveries.
 func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseReport, error) {
 	b.phases++
-	b.progress("%s: bare handler, %s warm-up + %s", name, b.o.Warmup, b.o.Duration)
-	plan := b.plan([]string{b.bare.url + "/hooks/" + b.o.Receiver}, rate)
-	cpu := [2]time.Duration{-1, -1}
-	var wg sync.WaitGroup
-	wg.Go(func() { atWindowEdges(ctx, plan, func(i int) { cpu[i] = selfCPU() }) })
-	bare := runLoad(ctx, plan)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	p := &phaseReport{Name: name, Rate: rate}
+	var err error
+	if p.Bare, p.BareCPU, err = b.reference(ctx, name, "bare handler", b.bare, rate); err != nil {
 		return nil, err
 	}
-	p := &phaseReport{Name: name, Rate: rate, Bare: targetFrom(bare, b.o.Duration)}
-	p.BareCPU = perCallback(cpu, bare.InWindow)
+	if b.relay != nil {
+		relay, cpu, err := b.reference(ctx, name, "relay", b.relay, rate)
+		if err != nil {
+			return nil, err
+		}
+		p.Relay, p.RelayCPU = &relay, cpu
+	}
 	if err := b.switchboard(ctx, rate, p); err != nil {
 		if !b.o.Keep && ctx.Err() == nil {
 			err = fmt.Errorf("%w\n(the temporary directory is removed on exit; -keep keeps it)", err)
@@ -111,7 +120,28 @@ func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseRep
 	if p.Bare.Intake > 0 {
 		p.IntakeRatio = p.Switchboard.Intake / p.Bare.Intake
 	}
+	if p.Relay != nil && p.Relay.Intake > 0 {
+		p.RelayRatio = p.Switchboard.Intake / p.Relay.Intake
+	}
 	return p, nil
+}
+
+// reference drives one of the bench's own servers (the bare handler or the
+// relay) with the phase's load: what it answered, and the bench process's
+// CPU per callback answered in the window, which then includes the
+// server's.
+func (b *bench) reference(ctx context.Context, phase, name string, s *localServer, rate float64) (targetReport, float64, error) {
+	b.progress("%s: %s, %s warm-up + %s", phase, name, b.o.Warmup, b.o.Duration)
+	plan := b.plan([]string{s.url + "/hooks/" + b.o.Receiver}, rate)
+	cpu := [2]time.Duration{-1, -1}
+	var wg sync.WaitGroup
+	wg.Go(func() { atWindowEdges(ctx, plan, func(i int) { cpu[i] = selfCPU() }) })
+	res := runLoad(ctx, plan)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return targetReport{}, 0, err
+	}
+	return targetFrom(res, b.o.Duration), perCallback(cpu, res.InWindow), nil
 }
 
 // switchboard runs one phase's load against fresh serve processes and

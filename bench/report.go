@@ -23,7 +23,7 @@ type report struct {
 	Phases  []*phaseReport `json:"phases"`
 }
 
-// phaseReport compares the two targets under one load.
+// phaseReport compares the targets under one load.
 type phaseReport struct {
 	Name        string                        `json:"name"`
 	Kind        string                        `json:"kind"`                 // the phase without its rate or run: ranges are over one kind
@@ -31,7 +31,9 @@ type phaseReport struct {
 	Rate        float64                       `json:"rate_per_s,omitempty"` // paced total rate; 0 for the closed loop
 	Bare        targetReport                  `json:"bare"`
 	Switchboard targetReport                  `json:"switchboard"`
-	IntakeRatio float64                       `json:"intake_ratio"` // switchboard / bare
+	IntakeRatio float64                       `json:"intake_ratio"`          // switchboard / bare
+	Relay       *targetReport                 `json:"relay,omitempty"`       // nil without -relay or with the log sink
+	RelayRatio  float64                       `json:"relay_ratio,omitempty"` // switchboard / relay
 	Delivery    deliveryReport                `json:"delivery"`
 	PeakRSS     []int64                       `json:"peak_rss_bytes"` // VmHWM per serve instance
 	Counters    map[string]map[string]float64 `json:"service_counters,omitempty"`
@@ -39,8 +41,10 @@ type phaseReport struct {
 	// BareCPU and BenchCPU are the bench process's CPU time per callback
 	// answered in the window (µs; 0 where not measured): in the bare
 	// phase the load generator's and the bare handler's, in switchboard's
-	// the load generator's and the webhook sink's.
+	// the load generator's and the webhook sink's; RelayCPU in the relay's
+	// the load generator's, the relay's and the webhook sink's.
 	BareCPU  float64 `json:"bare_cpu_per_callback_us,omitempty"`
+	RelayCPU float64 `json:"relay_cpu_per_callback_us,omitempty"`
 	BenchCPU float64 `json:"bench_cpu_per_callback_us,omitempty"`
 }
 
@@ -171,23 +175,39 @@ func (r *report) writeJSON(w io.Writer) error {
 
 func (r *report) writeTable(w io.Writer) {
 	o := r.Options
-	fmt.Fprintf(w, "\nSwitchboard vs a bare net/http handler: receiver %s, sink %s, store %s, %d instance(s), %d clients, %s warm-up + %s measured\n",
-		o.Receiver, o.Sink, o.Store, o.Instances, o.Clients, o.Warmup, o.Duration)
+	against := "a bare net/http handler"
+	if len(r.Phases) > 0 && r.Phases[0].Relay != nil {
+		against += " and a relay"
+	}
+	fmt.Fprintf(w, "\nSwitchboard vs %s: receiver %s, sink %s, store %s, %d instance(s), %d clients, %s warm-up + %s measured\n",
+		against, o.Receiver, o.Sink, o.Store, o.Instances, o.Clients, o.Warmup, o.Duration)
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Go, r.Machine.OS)
 	fmt.Fprintf(w, "command: %s\n", r.Command)
 	for _, p := range r.Phases {
 		fmt.Fprintf(w, "\n%s\n", p.Name)
-		row := func(name, sb, bare, ratio string) {
-			fmt.Fprintf(w, "  %-31s %17s %10s %7s\n", name, sb, bare, ratio)
+		// A row has switchboard's figure, the bare handler's and their
+		// ratio, then, with a relay, the relay's and switchboard's ratio
+		// to it.
+		rl, withRelay := p.Relay, p.Relay != nil
+		row := func(name, sb, bare, ratio string, relay ...string) {
+			line := fmt.Sprintf("  %-31s %17s %10s %7s", name, sb, bare, ratio)
+			if withRelay {
+				relay = append(relay, "", "")
+				line += fmt.Sprintf(" %10s %7s", relay[0], relay[1])
+			}
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
 		}
 		s, b, d := p.Switchboard, p.Bare, p.Delivery
-		row("", "switchboard", "bare", "ratio")
-		row("intake (200 replies/s)", rate(s.Intake), rate(b.Intake), fmt.Sprintf("%.3f", p.IntakeRatio))
-		row("reply latency p50", msText(s.P50), msText(b.P50), "")
-		row("reply latency p99", msText(s.P99), msText(b.P99), "")
-		row("reply latency max", msText(s.Max), msText(b.Max), "")
-		row("non-200 replies", nonOK(s.NonOK), nonOK(b.NonOK), "")
-		row("errors", strconv.Itoa(s.Errors), strconv.Itoa(b.Errors), "")
+		if !withRelay {
+			rl = &targetReport{} // its columns are not printed
+		}
+		row("", "switchboard", "bare", "ratio", "relay", "ratio")
+		row("intake (200 replies/s)", rate(s.Intake), rate(b.Intake), fmt.Sprintf("%.3f", p.IntakeRatio), rate(rl.Intake), fmt.Sprintf("%.3f", p.RelayRatio))
+		row("reply latency p50", msText(s.P50), msText(b.P50), "", msText(rl.P50))
+		row("reply latency p99", msText(s.P99), msText(b.P99), "", msText(rl.P99))
+		row("reply latency max", msText(s.Max), msText(b.Max), "", msText(rl.Max))
+		row("non-200 replies", nonOK(s.NonOK), nonOK(b.NonOK), "", nonOK(rl.NonOK))
+		row("errors", strconv.Itoa(s.Errors), strconv.Itoa(b.Errors), "", strconv.Itoa(rl.Errors))
 		if d.Via == "webhook" {
 			row("end-to-end lag p50", secText(d.LagP50), "", "")
 			row("end-to-end lag p99", secText(d.LagP99), "", "")
@@ -205,7 +225,11 @@ func (r *report) writeTable(w io.Writer) {
 				// On cores the processes share, intake is about the cores
 				// over this: the ratio column predicts the intake ratio.
 				total := v.CPUPerCallback + p.BenchCPU
-				row("CPU per callback, all processes", fmt.Sprintf("%.0f µs", total), fmt.Sprintf("%.0f µs", p.BareCPU), fmt.Sprintf("%.3f", p.BareCPU/total))
+				var relay []string
+				if p.RelayCPU > 0 {
+					relay = []string{fmt.Sprintf("%.0f µs", p.RelayCPU), fmt.Sprintf("%.3f", p.RelayCPU/total)}
+				}
+				row("CPU per callback, all processes", fmt.Sprintf("%.0f µs", total), fmt.Sprintf("%.0f µs", p.BareCPU), fmt.Sprintf("%.3f", p.BareCPU/total), relay...)
 				row("bench's own (load, webhook)", fmt.Sprintf("%.0f µs", p.BenchCPU), "", "")
 			}
 			row("serve CPU per callback", fmt.Sprintf("%.0f µs", v.CPUPerCallback), "", "")
@@ -223,6 +247,9 @@ func (r *report) writeTable(w io.Writer) {
 		} else {
 			notes = append(notes, fmt.Sprintf("lag = webhook arrival - event received_at, over the %d deliveries of callbacks sent in the window", d.LagSamples))
 		}
+		if p.Relay != nil {
+			notes = append(notes, "relay = a handler that POSTs each callback to the webhook server before answering 200: no store, no rules")
+		}
 		if d.DrainTimedOut {
 			notes = append(notes, fmt.Sprintf("DRAIN TIMEOUT: %d of %d deliveries within -drain-timeout %s; the lag covers only those that arrived", d.Received, d.Expected, o.DrainTimeout))
 		}
@@ -232,7 +259,7 @@ func (r *report) writeTable(w io.Writer) {
 		for _, t := range []struct {
 			name string
 			r    targetReport
-		}{{"switchboard", s}, {"bare", b}} {
+		}{{"switchboard", s}, {"bare", b}, {"relay", *rl}} {
 			if t.r.FirstError != "" {
 				notes = append(notes, fmt.Sprintf("%s: first error: %s", t.name, t.r.FirstError))
 			}
@@ -264,23 +291,43 @@ func (r *report) writeRanges(w io.Writer) {
 	for _, kind := range kinds {
 		ps := byKind[kind]
 		fmt.Fprintf(w, "\n%s: range over %d runs\n", kind, len(ps))
-		row := func(name string, sb, bare, ratio func(*phaseReport) (float64, bool), text func(float64) string) {
-			col := func(f func(*phaseReport) (float64, bool), text func(float64) string) string {
-				if f == nil {
-					return ""
+		relay := ps[0].Relay != nil
+		// A row's columns are switchboard's figure, the bare handler's,
+		// their ratio and, with a relay, the relay's and switchboard's
+		// ratio to it; a nil column is left empty.
+		row := func(name string, text func(float64) string, cols ...func(*phaseReport) (float64, bool)) {
+			n := 3
+			if relay {
+				n = 5
+			}
+			cols = append(cols, make([]func(*phaseReport) (float64, bool), n)...)[:n]
+			line := fmt.Sprintf("  %-31s", name)
+			for i, f := range cols {
+				format, width := text, 12
+				switch i {
+				case 0:
+					width = 17
+				case 2, 4:
+					format = func(v float64) string { return fmt.Sprintf("%.3f", v) }
 				}
 				var vs []float64
 				for _, p := range ps {
+					if f == nil {
+						break
+					}
 					if v, ok := f(p); ok {
 						vs = append(vs, v)
 					}
 				}
-				return span(vs, text)
+				line += fmt.Sprintf(" %*s", width, span(vs, format))
 			}
-			fmt.Fprintf(w, "  %-31s %17s %12s %12s\n", name, col(sb, text), col(bare, text), col(ratio, func(v float64) string { return fmt.Sprintf("%.3f", v) }))
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
 		}
 		always := func(f func(*phaseReport) float64) func(*phaseReport) (float64, bool) {
 			return func(p *phaseReport) (float64, bool) { return f(p), true }
+		}
+		ofRelay := func(f func(*phaseReport) float64) func(*phaseReport) (float64, bool) {
+			return func(p *phaseReport) (float64, bool) { return f(p), p.Relay != nil }
 		}
 		serve := func(f func(*serveReport) float64) func(*phaseReport) (float64, bool) {
 			return func(p *phaseReport) (float64, bool) {
@@ -291,40 +338,60 @@ func (r *report) writeRanges(w io.Writer) {
 			}
 		}
 		us := func(v float64) string { return fmt.Sprintf("%.0f µs", v) }
-		fmt.Fprintf(w, "  %-31s %17s %12s %12s\n", "", "switchboard", "bare", "ratio")
-		row("intake (200 replies/s)", always(func(p *phaseReport) float64 { return p.Switchboard.Intake }),
-			always(func(p *phaseReport) float64 { return p.Bare.Intake }), always(func(p *phaseReport) float64 { return p.IntakeRatio }), rate)
-		row("reply latency p50", always(func(p *phaseReport) float64 { return p.Switchboard.P50 }),
-			always(func(p *phaseReport) float64 { return p.Bare.P50 }), nil, msText)
-		row("reply latency p99", always(func(p *phaseReport) float64 { return p.Switchboard.P99 }),
-			always(func(p *phaseReport) float64 { return p.Bare.P99 }), nil, msText)
-		if ps[0].Delivery.Via == "webhook" {
-			row("end-to-end lag p50", always(func(p *phaseReport) float64 { return p.Delivery.LagP50 }), nil, nil, secText)
-			row("end-to-end lag p99", always(func(p *phaseReport) float64 { return p.Delivery.LagP99 }), nil, nil, secText)
+		header := fmt.Sprintf("  %-31s %17s %12s %12s", "", "switchboard", "bare", "ratio")
+		if relay {
+			header += fmt.Sprintf(" %12s %12s", "relay", "ratio")
 		}
-		row("last delivery after load stop", always(func(p *phaseReport) float64 { return p.Delivery.LastAfterStop }), nil, nil, secText)
-		row("peak RSS (all instances)", always(func(p *phaseReport) float64 {
-			var total int64
-			for _, v := range p.PeakRSS {
-				total += v
-			}
-			return float64(total) / (1 << 20)
-		}), nil, nil, func(v float64) string { return fmt.Sprintf("%.0f MiB", v) })
+		fmt.Fprintln(w, header)
+		row("intake (200 replies/s)", rate,
+			always(func(p *phaseReport) float64 { return p.Switchboard.Intake }),
+			always(func(p *phaseReport) float64 { return p.Bare.Intake }),
+			always(func(p *phaseReport) float64 { return p.IntakeRatio }),
+			ofRelay(func(p *phaseReport) float64 { return p.Relay.Intake }),
+			ofRelay(func(p *phaseReport) float64 { return p.RelayRatio }))
+		row("reply latency p50", msText,
+			always(func(p *phaseReport) float64 { return p.Switchboard.P50 }),
+			always(func(p *phaseReport) float64 { return p.Bare.P50 }), nil,
+			ofRelay(func(p *phaseReport) float64 { return p.Relay.P50 }))
+		row("reply latency p99", msText,
+			always(func(p *phaseReport) float64 { return p.Switchboard.P99 }),
+			always(func(p *phaseReport) float64 { return p.Bare.P99 }), nil,
+			ofRelay(func(p *phaseReport) float64 { return p.Relay.P99 }))
+		if ps[0].Delivery.Via == "webhook" {
+			row("end-to-end lag p50", secText, always(func(p *phaseReport) float64 { return p.Delivery.LagP50 }))
+			row("end-to-end lag p99", secText, always(func(p *phaseReport) float64 { return p.Delivery.LagP99 }))
+		}
+		row("last delivery after load stop", secText, always(func(p *phaseReport) float64 { return p.Delivery.LastAfterStop }))
+		row("peak RSS (all instances)", func(v float64) string { return fmt.Sprintf("%.0f MiB", v) },
+			always(func(p *phaseReport) float64 {
+				var total int64
+				for _, v := range p.PeakRSS {
+					total += v
+				}
+				return float64(total) / (1 << 20)
+			}))
 		cpu := func(p *phaseReport) (float64, bool) {
 			if p.Serve == nil || p.BenchCPU <= 0 || p.BareCPU <= 0 {
 				return 0, false
 			}
 			return p.Serve.CPUPerCallback + p.BenchCPU, true
 		}
-		row("CPU per callback, all processes", cpu, func(p *phaseReport) (float64, bool) { return p.BareCPU, p.BareCPU > 0 },
+		relayCPU := func(p *phaseReport) (float64, bool) { return p.RelayCPU, p.RelayCPU > 0 }
+		row("CPU per callback, all processes", us, cpu,
+			func(p *phaseReport) (float64, bool) { return p.BareCPU, p.BareCPU > 0 },
 			func(p *phaseReport) (float64, bool) {
 				total, ok := cpu(p)
 				return p.BareCPU / total, ok
-			}, us)
-		row("serve CPU per callback", serve(func(v *serveReport) float64 { return v.CPUPerCallback }), nil, nil, us)
-		row("store writer busy", serve(func(v *serveReport) float64 { return v.WriterBusy * 100 }), nil, nil,
-			func(v float64) string { return fmt.Sprintf("%.0f %%", v) })
-		row("store writer per callback", serve(func(v *serveReport) float64 { return v.WriterPerCallback }), nil, nil, us)
+			},
+			relayCPU,
+			func(p *phaseReport) (float64, bool) {
+				total, ok := cpu(p)
+				return p.RelayCPU / total, ok && p.RelayCPU > 0
+			})
+		row("serve CPU per callback", us, serve(func(v *serveReport) float64 { return v.CPUPerCallback }))
+		row("store writer busy", func(v float64) string { return fmt.Sprintf("%.0f %%", v) },
+			serve(func(v *serveReport) float64 { return v.WriterBusy * 100 }))
+		row("store writer per callback", us, serve(func(v *serveReport) float64 { return v.WriterPerCallback }))
 	}
 }
 
