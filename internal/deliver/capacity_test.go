@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/config"
-	"github.com/switchboard/switchboard/internal/store"
 	"github.com/switchboard/switchboard/sinks"
 )
 
@@ -87,16 +86,7 @@ func TestBurstIsHandedOver(t *testing.T) {
 		t.Errorf("handed over %d of %d deliveries, %d refused; want all (a claim batch is %d)", got, n, refused, claimBatch(w.target.Load()))
 	}
 	close(release)
-	waitFor(t, "every delivery recorded", func() bool {
-		ds, _ := st.List(context.Background(), store.Filter{Sink: "api", State: store.StateDelivered, Limit: n})
-		return len(ds) == n
-	})
-	ds, _ := st.List(context.Background(), store.Filter{Sink: "api", Limit: n})
-	for _, dl := range ds {
-		if got := log.get(dl.ID); got != 1 {
-			t.Errorf("%s: %d sends, want 1", dl.ID, got)
-		}
-	}
+	expectSentOnce(t, st, &log, "api", n)
 }
 
 // countingHandoff counts the reservations the dispatcher grants and refuses.

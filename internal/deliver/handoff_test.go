@@ -83,11 +83,18 @@ func TestHandoffDeliversAll(t *testing.T) {
 	d := start(t, st, Target{Name: "api", Sink: sink, Delivery: config.Delivery{Concurrency: 8}.WithDefaults()})
 	const n = 300
 	ingestVia(t, st, d, n, "api")
+	expectSentOnce(t, st, &log, "api", n)
+}
+
+// expectSentOnce waits until the n deliveries of sink are recorded as
+// delivered, then checks each was sent once, in one attempt.
+func expectSentOnce(t *testing.T, st *store.Store, log *sendLog, sink string, n int) {
+	t.Helper()
 	waitFor(t, "every delivery recorded", func() bool {
-		ds, _ := st.List(context.Background(), store.Filter{Sink: "api", State: store.StateDelivered, Limit: n})
+		ds, _ := st.List(context.Background(), store.Filter{Sink: sink, State: store.StateDelivered, Limit: n})
 		return len(ds) == n
 	})
-	ds, _ := st.List(context.Background(), store.Filter{Sink: "api", Limit: n})
+	ds, _ := st.List(context.Background(), store.Filter{Sink: sink, Limit: n})
 	for _, dl := range ds {
 		if got := log.get(dl.ID); got != 1 || dl.Attempts != 1 {
 			t.Errorf("%s: %d sends, %d attempts; want 1 and 1", dl.ID, got, dl.Attempts)
