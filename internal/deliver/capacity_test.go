@@ -3,11 +3,15 @@ package deliver
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/sinks"
 )
 
@@ -22,7 +26,8 @@ func (r ratedSink) Rate() float64 { return r.rate }
 // The queue holds what the senders get through in queueSpan at the sink's
 // recent time per send: a claim batch until the first send, then more for
 // a fast sink, never more than maxQueue, and what a rate-limited sink may
-// send in a quarter of its lease margin.
+// send in a quarter of its lease margin. A very slow sink's claim batch is
+// what its senders send in half the lease margin (here 20 s).
 func TestQueueCapacity(t *testing.T) {
 	d := New(nil, slog.New(slog.DiscardHandler), Options{LeaseMargin: 40 * time.Second})
 	defer d.Stop(context.Background())
@@ -41,6 +46,7 @@ func TestQueueCapacity(t *testing.T) {
 		{"fast local sink", target(16, plain), 2 * time.Millisecond, 16 * 125},
 		{"very fast sink", target(16, plain), 100 * time.Microsecond, maxQueue},
 		{"slow sink keeps a claim batch", target(16, plain), time.Second, 128},
+		{"very slow sink: what it sends in half the margin", target(16, plain), 10 * time.Second, 32},
 		{"rate-limited", target(4, ratedSink{plain, 1}), time.Millisecond, 10},
 	} {
 		w := newWorker(d, *tc.t)
@@ -83,10 +89,14 @@ func TestBurstIsHandedOver(t *testing.T) {
 	const n = 300
 	ingestVia(t, st, counted, n, "api")
 	if got, refused := counted.ok.Load(), counted.refused.Load(); got != n || refused != 0 {
-		t.Errorf("handed over %d of %d deliveries, %d refused; want all (a claim batch is %d)", got, n, refused, claimBatch(w.target.Load()))
+		t.Errorf("handed over %d of %d deliveries, %d refused; want all (a claim batch is %d)", got, n, refused, w.claimBatch(w.target.Load()))
 	}
 	close(release)
-	expectSentOnce(t, st, &log, "api", n)
+	for _, dl := range waitDelivered(t, st, "api", n) {
+		if got := log.get(dl.ID); got != 1 || dl.Attempts != 1 {
+			t.Errorf("%s: %d sends, %d attempts; want 1 and 1", dl.ID, got, dl.Attempts)
+		}
+	}
 }
 
 // countingHandoff counts the reservations the dispatcher grants and refuses.
@@ -103,4 +113,72 @@ func (c *countingHandoff) Reserve(sink string) (time.Duration, bool) {
 		c.refused.Add(1)
 	}
 	return lease, ok
+}
+
+// Deliveries given back for their lease are logged at most once a second,
+// each line with how many were given back since the last.
+func TestGivenBackLogIsBounded(t *testing.T) {
+	var buf strings.Builder
+	d := New(nil, slog.New(slog.NewTextHandler(&buf, nil)), Options{})
+	defer d.Stop(context.Background())
+	w := newWorker(d, Target{Name: "api", Sink: funcSink{}, Delivery: config.Delivery{}.WithDefaults()})
+	at := time.Unix(1_800_000_000, 0)
+	dl := &store.Delivery{ID: "dlv_1", LeaseUntil: at}
+	for i := range 4000 {
+		w.gaveBack(dl, at.Add(time.Duration(i)*time.Millisecond)) // 4 s
+	}
+	var counts []string
+	for line := range strings.Lines(buf.String()) {
+		_, n, _ := strings.Cut(line, "given_back=")
+		counts = append(counts, strings.TrimSpace(n))
+	}
+	// At 0 s the first; at 1, 2 and 3 s each the 1,000 since.
+	if want := []string{"1", "1000", "1000", "1000"}; !slices.Equal(counts, want) {
+		t.Errorf("given_back per line = %q, want %q; log:\n%s", counts, want, buf.String())
+	}
+}
+
+// A sink that was fast, so its queue is long, then hangs: the queued
+// deliveries whose leases run out are given back, not sent late, with a
+// bounded number of log lines, and once the endpoint answers again every
+// delivery is delivered, each by one successful send.
+func TestHungEndpointAfterFastSends(t *testing.T) {
+	st := openStore(t)
+	var log sendLog
+	var hung atomic.Bool
+	hung.Store(true)
+	sink := funcSink{send: func(ctx context.Context, m *sinks.Message) error {
+		if hung.Load() {
+			<-ctx.Done() // the attempt's timeout
+			return ctx.Err()
+		}
+		log.add(m.DeliveryID)
+		return nil
+	}}
+	var buf testutil.SyncBuffer
+	d := New(st, slog.New(slog.NewTextHandler(&buf, nil)), Options{Poll: 20 * time.Millisecond})
+	defer d.Stop(context.Background())
+	d.Update([]Target{{Name: "api", Sink: sink, Delivery: config.Delivery{
+		Concurrency: 2, Timeout: config.Duration(50 * time.Millisecond), LeaseMargin: config.Duration(100 * time.Millisecond),
+		Retry: config.Retry{MaxAttempts: 1000, InitialBackoff: config.Duration(10 * time.Millisecond), MaxBackoff: config.Duration(40 * time.Millisecond)},
+	}.WithDefaults()}})
+	w := (*d.byName.Load())["api"]
+	w.sent(100 * time.Microsecond) // fast so far: the queue takes thousands
+	counted := &countingHandoff{Dispatcher: d}
+	const n = 1000
+	ingestVia(t, st, counted, n, "api")
+	if got := counted.ok.Load(); got < 100 {
+		t.Fatalf("handed over %d of %d; the test needs a long queue", got, n)
+	}
+	time.Sleep(300 * time.Millisecond) // the leases of the queued deliveries run out
+	hung.Store(false)
+	for _, dl := range waitDelivered(t, st, "api", n) {
+		if got := log.get(dl.ID); got != 1 {
+			t.Errorf("%s: %d successful sends, want 1", dl.ID, got)
+		}
+	}
+	lines := strings.Count(buf.String(), "giving it back")
+	if lines == 0 || lines > 12 {
+		t.Errorf("%d lines about deliveries given back, want a few (at most one a second):\n%s", lines, buf.String())
+	}
 }

@@ -83,23 +83,23 @@ func TestHandoffDeliversAll(t *testing.T) {
 	d := start(t, st, Target{Name: "api", Sink: sink, Delivery: config.Delivery{Concurrency: 8}.WithDefaults()})
 	const n = 300
 	ingestVia(t, st, d, n, "api")
-	expectSentOnce(t, st, &log, "api", n)
-}
-
-// expectSentOnce waits until the n deliveries of sink are recorded as
-// delivered, then checks each was sent once, in one attempt.
-func expectSentOnce(t *testing.T, st *store.Store, log *sendLog, sink string, n int) {
-	t.Helper()
-	waitFor(t, "every delivery recorded", func() bool {
-		ds, _ := st.List(context.Background(), store.Filter{Sink: sink, State: store.StateDelivered, Limit: n})
-		return len(ds) == n
-	})
-	ds, _ := st.List(context.Background(), store.Filter{Sink: sink, Limit: n})
-	for _, dl := range ds {
+	for _, dl := range waitDelivered(t, st, "api", n) {
 		if got := log.get(dl.ID); got != 1 || dl.Attempts != 1 {
 			t.Errorf("%s: %d sends, %d attempts; want 1 and 1", dl.ID, got, dl.Attempts)
 		}
 	}
+}
+
+// waitDelivered waits until the n deliveries of sink are recorded as
+// delivered, and returns them.
+func waitDelivered(t *testing.T, st *store.Store, sink string, n int) []*store.Delivery {
+	t.Helper()
+	var ds []*store.Delivery
+	waitFor(t, "every delivery delivered", func() bool {
+		ds, _ = st.List(context.Background(), store.Filter{Sink: sink, State: store.StateDelivered, Limit: n})
+		return len(ds) == n
+	})
+	return ds
 }
 
 // A process that dies between sends and the commit of their outcomes
@@ -142,12 +142,7 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		return nil
 	}}
 	start(t, st2, Target{Name: "api", Sink: second, Delivery: lease})
-	waitFor(t, "every delivery delivered after the leases expired", func() bool {
-		ds, _ := st2.List(context.Background(), store.Filter{Sink: "api", State: store.StateDelivered, Limit: n})
-		return len(ds) == n
-	})
-	ds, _ := st2.List(context.Background(), store.Filter{Sink: "api", Limit: n})
-	for _, dl := range ds {
+	for _, dl := range waitDelivered(t, st2, "api", n) {
 		if got := log.get(dl.ID); got != 2 {
 			t.Errorf("%s: %d sends, want 2 (one lost with the first process, one recorded)", dl.ID, got)
 		}

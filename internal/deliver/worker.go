@@ -43,6 +43,10 @@ type worker struct {
 	// sendTime is the sink's recent time per send in nanoseconds (0 until
 	// the first send), which sizes the queue.
 	sendTime atomic.Int64
+	// givenBack counts the deliveries given back for their lease since the
+	// last line logged about them, at givenBackLog (unix nanoseconds).
+	givenBack    atomic.Int64
+	givenBackLog atomic.Int64
 	// backlog is set when the store may hold due deliveries of this sink
 	// that are not leased: intake stored some without a handover, or a
 	// claim came back full.
@@ -93,7 +97,7 @@ func (w *worker) stop() { w.cancel() }
 // low, behind every one handed over meanwhile. With 8 per sender, at full
 // load on a local webhook 1 % of deliveries waited 0.2–0.7 s that way.
 func (w *worker) capacity(t *Target) int64 {
-	c := claimBatch(t)
+	c := w.claimBatch(t)
 	if d := w.sendTime.Load(); d > 0 {
 		c = max(c, int64(t.Delivery.Concurrency)*int64(queueSpan)/d)
 	}
@@ -108,9 +112,14 @@ const queueSpan = 250 * time.Millisecond
 
 // claimBatch is the most deliveries one claim takes from the store: enough
 // to keep every sender busy between two claims, few enough that the claim
-// holds the store's writer briefly.
-func claimBatch(t *Target) int64 {
-	return int64(max(16, 8*t.Delivery.Concurrency))
+// holds the store's writer briefly and, for a slow sink, that its senders
+// send them in half the lease margin, before their leases run out.
+func (w *worker) claimBatch(t *Target) int64 {
+	c := int64(max(16, 8*t.Delivery.Concurrency))
+	if d := w.sendTime.Load(); d > 0 {
+		c = min(c, max(1, int64(t.Delivery.Concurrency)*int64(w.margin(t)/2)/d))
+	}
+	return c
 }
 
 // sent folds the duration of one send into the sink's recent time per
@@ -160,7 +169,7 @@ func (w *worker) run() {
 	for w.ctx.Err() == nil {
 		t := w.target.Load()
 		w.resize(t)
-		free := min(w.capacity(t)-w.reserved.Load(), claimBatch(t))
+		free := min(w.capacity(t)-w.reserved.Load(), w.claimBatch(t))
 		// Claim when the store may hold work and the queue has run low
 		// (below one round of sends), not for every delivery taken.
 		low := w.reserved.Load() <= int64(t.Delivery.Concurrency)
@@ -382,7 +391,7 @@ func (w *worker) send(dl *store.Delivery) {
 	start := w.d.opts.Now()
 	timeout := time.Duration(t.Delivery.Timeout)
 	if dl.LeaseUntil.Sub(start) < timeout {
-		w.log.Warn("lease too short for an attempt, giving it back", "delivery", dl.ID, "lease_left", dl.LeaseUntil.Sub(start))
+		w.gaveBack(dl, start)
 		w.d.ledger.release(w, dl)
 		return
 	}
@@ -391,6 +400,21 @@ func (w *worker) send(dl *store.Delivery) {
 	o := decide(t.Delivery.Retry, err, dl.Attempts, dl.QueuedAt, w.d.opts.Now(), w.d.opts.Rand)
 	o.ID, o.Lease, o.Started, o.Duration = dl.ID, dl.Lease, start, w.d.opts.Now().Sub(start)
 	w.d.ledger.record(w, dl, o)
+}
+
+// gaveBack logs a delivery given back because its lease no longer covers
+// an attempt: the first of a run at once, then at most one line a second
+// with how many were given back since the last line. A queue filled while
+// the sink was fast and then stuck behind a hung endpoint gives back
+// thousands at once.
+func (w *worker) gaveBack(dl *store.Delivery, now time.Time) {
+	n := w.givenBack.Add(1)
+	last := w.givenBackLog.Load()
+	if now.UnixNano()-last < int64(time.Second) || !w.givenBackLog.CompareAndSwap(last, now.UnixNano()) {
+		return // counted, for the next line
+	}
+	w.givenBack.Add(-n)
+	w.log.Warn("lease too short for an attempt, giving it back", "delivery", dl.ID, "lease_left", dl.LeaseUntil.Sub(now), "given_back", n)
 }
 
 func (w *worker) attempt(t *Target, dl *store.Delivery, timeout time.Duration) (err error) {
