@@ -18,6 +18,14 @@
 // what remains is spent on durability, rules and events (-relay=false skips
 // it).
 //
+// It also drives Switchboard without its store ("no store"): serve's own
+// receiver, rules and sink, built from the same configuration by serve's
+// code and run in a handler in this process that answers once the sink has
+// sent, writing nothing. Its intake is what serve's pipeline reaches here if
+// the store cost nothing: the gap to serve is the store's whole cost, the
+// gap to the bare handler what no store could give back (-nostore=false
+// skips it).
+//
 // It runs the real binary: `go build ./cmd/switchboard`, then `switchboard
 // serve` as a child process with a temporary configuration and store, driven
 // over loopback HTTP. Only the binary's external behaviour (configuration
@@ -76,6 +84,7 @@ type options struct {
 	SinkConc       int           `json:"sink_concurrency,omitempty"`
 	Runs           int           `json:"runs"`
 	Relay          bool          `json:"relay"`
+	NoStore        bool          `json:"nostore"`
 	JSON           bool          `json:"-"`
 	Keep           bool          `json:"-"`
 
@@ -196,6 +205,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.SinkConc, "sink-concurrency", 0, "the sink's concurrency: setting (0: the service default)")
 	fs.IntVar(&o.Runs, "runs", 1, "run the phases this many times, each against a fresh serve and store, and end with each figure's range over the runs")
 	fs.BoolVar(&o.Relay, "relay", true, "with the webhook sink, also drive a relay: a handler that POSTs each callback to the webhook server before answering, with no store and no rules (the floor of any webhook forwarder on these cores)")
+	fs.BoolVar(&o.NoStore, "nostore", true, "also drive serve's receiver, rules and sink in a handler that answers once the sink has sent, with no store (what serve would reach if its store cost nothing)")
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (config, store, serve logs) and print its path")
 	if err := fs.Parse(args); err != nil {

@@ -13,15 +13,17 @@ import (
 	"time"
 )
 
-// bench holds what the phases of one run share: the built binary, the bare
-// handler, the relay and the webhook sink's server.
+// bench holds what the phases of one run share: the built binary, the
+// references (the bare handler, the relay, no store) and the webhook sink's
+// server.
 type bench struct {
 	o      *options
 	log    io.Writer
 	dir    string
 	bin    string
 	bare   *localServer
-	relay  *localServer // nil unless -relay and the webhook sink
+	refs   []*reference // driven after the bare handler, in order
+	refLog *os.File     // where the no-store reference's sinks log
 	hook   *localServer
 	rec    *recorder
 	maker  *callbackMaker
@@ -56,11 +58,62 @@ func newBench(ctx context.Context, o *options, log io.Writer) (_ *bench, err err
 		return nil, err
 	}
 	if o.Relay && o.Sink == "webhook" {
-		if b.relay, err = startServer(relayHandler(b.hook.url+relayPath, o.Clients)); err != nil {
+		if err := b.addReference("relay", relayAbout, relayHandler(b.hook.url+referencePath, o.Clients)); err != nil {
+			return nil, err
+		}
+	}
+	if o.NoStore {
+		h, err := b.noStore()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.addReference("no store", noStoreAbout, h); err != nil {
 			return nil, err
 		}
 	}
 	return b, nil
+}
+
+// reference is one of the bench's own servers, other than the bare
+// handler, that each phase drives with its load before serve.
+type reference struct {
+	name  string // its column
+	about string // what it is, under the table
+	srv   *localServer
+}
+
+const (
+	relayAbout   = "a handler that POSTs each callback to the webhook server before answering 200: no store, no rules"
+	noStoreAbout = "serve's receiver, rules and sink in a handler that answers once the sink has sent: no store, nothing durable or retried"
+)
+
+func (b *bench) addReference(name, about string, h http.Handler) error {
+	srv, err := startServer(h)
+	if err != nil {
+		return err
+	}
+	b.refs = append(b.refs, &reference{name: name, about: about, srv: srv})
+	return nil
+}
+
+// noStore builds the no-store reference from the configuration serve runs
+// with, its webhook sink posting where the webhook server reads and does
+// not record.
+func (b *bench) noStore() (http.Handler, error) {
+	cfg := filepath.Join(b.dir, "nostore.yaml")
+	text := configFor(b.o, "127.0.0.1:0", "127.0.0.1:0", filepath.Join(b.dir, "nostore.db"), b.hook.url+referencePath)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+	var err error
+	if b.refLog, err = os.Create(filepath.Join(b.dir, "nostore.log")); err != nil {
+		return nil, err
+	}
+	h, err := noStoreHandler(cfg, b.refLog)
+	if err != nil {
+		return nil, fmt.Errorf("no-store reference: %w", err)
+	}
+	return h, nil
 }
 
 // close stops the local servers and removes the temporary directory.
@@ -68,8 +121,11 @@ func (b *bench) close() {
 	if b.bare != nil {
 		b.bare.close()
 	}
-	if b.relay != nil {
-		b.relay.close()
+	for _, ref := range b.refs {
+		ref.srv.close()
+	}
+	if b.refLog != nil {
+		_ = b.refLog.Close()
 	}
 	if b.hook != nil {
 		b.hook.close()
@@ -104,12 +160,12 @@ func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseRep
 	if p.Bare, p.BareCPU, err = b.reference(ctx, name, "bare handler", b.bare, rate); err != nil {
 		return nil, err
 	}
-	if b.relay != nil {
-		relay, cpu, err := b.reference(ctx, name, "relay", b.relay, rate)
+	for _, ref := range b.refs {
+		t, cpu, err := b.reference(ctx, name, ref.name, ref.srv, rate)
 		if err != nil {
 			return nil, err
 		}
-		p.Relay, p.RelayCPU = &relay, cpu
+		p.Refs = append(p.Refs, &refReport{Name: ref.name, About: ref.about, Target: t, CPU: cpu})
 	}
 	if err := b.switchboard(ctx, rate, p); err != nil {
 		if !b.o.Keep && ctx.Err() == nil {
@@ -120,14 +176,16 @@ func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseRep
 	if p.Bare.Intake > 0 {
 		p.IntakeRatio = p.Switchboard.Intake / p.Bare.Intake
 	}
-	if p.Relay != nil && p.Relay.Intake > 0 {
-		p.RelayRatio = p.Switchboard.Intake / p.Relay.Intake
+	for _, ref := range p.Refs {
+		if ref.Target.Intake > 0 {
+			ref.Ratio = p.Switchboard.Intake / ref.Target.Intake
+		}
 	}
 	return p, nil
 }
 
-// reference drives one of the bench's own servers (the bare handler or the
-// relay) with the phase's load: what it answered, and the bench process's
+// reference drives one of the bench's own servers (the bare handler, the
+// relay, no store) with the phase's load: what it answered, and the bench process's
 // CPU per callback answered in the window, which then includes the
 // server's.
 func (b *bench) reference(ctx context.Context, phase, name string, s *localServer, rate float64) (targetReport, float64, error) {

@@ -31,9 +31,8 @@ type phaseReport struct {
 	Rate        float64                       `json:"rate_per_s,omitempty"` // paced total rate; 0 for the closed loop
 	Bare        targetReport                  `json:"bare"`
 	Switchboard targetReport                  `json:"switchboard"`
-	IntakeRatio float64                       `json:"intake_ratio"`          // switchboard / bare
-	Relay       *targetReport                 `json:"relay,omitempty"`       // nil without -relay or with the log sink
-	RelayRatio  float64                       `json:"relay_ratio,omitempty"` // switchboard / relay
+	IntakeRatio float64                       `json:"intake_ratio"` // switchboard / bare
+	Refs        []*refReport                  `json:"references,omitempty"`
 	Delivery    deliveryReport                `json:"delivery"`
 	PeakRSS     []int64                       `json:"peak_rss_bytes"` // VmHWM per serve instance
 	Counters    map[string]map[string]float64 `json:"service_counters,omitempty"`
@@ -41,11 +40,22 @@ type phaseReport struct {
 	// BareCPU and BenchCPU are the bench process's CPU time per callback
 	// answered in the window (µs; 0 where not measured): in the bare
 	// phase the load generator's and the bare handler's, in switchboard's
-	// the load generator's and the webhook sink's; RelayCPU in the relay's
-	// the load generator's, the relay's and the webhook sink's.
+	// the load generator's and the webhook sink's.
 	BareCPU  float64 `json:"bare_cpu_per_callback_us,omitempty"`
-	RelayCPU float64 `json:"relay_cpu_per_callback_us,omitempty"`
 	BenchCPU float64 `json:"bench_cpu_per_callback_us,omitempty"`
+}
+
+// refReport is one of the references other than the bare handler (the
+// relay, no store), driven with the phase's load after the bare handler.
+type refReport struct {
+	Name   string       `json:"name"`
+	About  string       `json:"about"`
+	Target targetReport `json:"target"`
+	Ratio  float64      `json:"intake_ratio"` // switchboard / this reference
+	// CPU is the bench process's CPU time per callback answered in the
+	// window (µs; 0 where not measured): the load generator's, the
+	// reference's and the webhook sink's.
+	CPU float64 `json:"cpu_per_callback_us,omitempty"`
 }
 
 // serveReport is where serve's time went in the measured window, from its
@@ -176,8 +186,10 @@ func (r *report) writeJSON(w io.Writer) error {
 func (r *report) writeTable(w io.Writer) {
 	o := r.Options
 	against := "a bare net/http handler"
-	if len(r.Phases) > 0 && r.Phases[0].Relay != nil {
-		against += " and a relay"
+	if len(r.Phases) > 0 {
+		for _, ref := range r.Phases[0].Refs {
+			against += ", " + ref.Name
+		}
 	}
 	fmt.Fprintf(w, "\nSwitchboard vs %s: receiver %s, sink %s, store %s, %d instance(s), %d clients, %s warm-up + %s measured\n",
 		against, o.Receiver, o.Sink, o.Store, o.Instances, o.Clients, o.Warmup, o.Duration)
@@ -186,28 +198,42 @@ func (r *report) writeTable(w io.Writer) {
 	for _, p := range r.Phases {
 		fmt.Fprintf(w, "\n%s\n", p.Name)
 		// A row has switchboard's figure, the bare handler's and their
-		// ratio, then, with a relay, the relay's and switchboard's ratio
-		// to it.
-		rl, withRelay := p.Relay, p.Relay != nil
-		row := func(name, sb, bare, ratio string, relay ...string) {
+		// ratio, then each other reference's and switchboard's ratio to
+		// it: refs holds two columns per reference, those missing empty.
+		row := func(name, sb, bare, ratio string, refs ...string) {
 			line := fmt.Sprintf("  %-31s %17s %10s %7s", name, sb, bare, ratio)
-			if withRelay {
-				relay = append(relay, "", "")
-				line += fmt.Sprintf(" %10s %7s", relay[0], relay[1])
+			refs = append(refs, make([]string, 2*len(p.Refs))...)
+			for i := range p.Refs {
+				line += fmt.Sprintf(" %10s %7s", refs[2*i], refs[2*i+1])
 			}
 			fmt.Fprintln(w, strings.TrimRight(line, " "))
 		}
-		s, b, d := p.Switchboard, p.Bare, p.Delivery
-		if !withRelay {
-			rl = &targetReport{} // its columns are not printed
+		// each is, per reference, its figure f and, with ratio, the
+		// ratio of switchboard's to it.
+		each := func(f func(t targetReport) string, ratio bool) []string {
+			var cols []string
+			for _, ref := range p.Refs {
+				r := ""
+				if ratio {
+					r = fmt.Sprintf("%.3f", ref.Ratio)
+				}
+				cols = append(cols, f(ref.Target), r)
+			}
+			return cols
 		}
-		row("", "switchboard", "bare", "ratio", "relay", "ratio")
-		row("intake (200 replies/s)", rate(s.Intake), rate(b.Intake), fmt.Sprintf("%.3f", p.IntakeRatio), rate(rl.Intake), fmt.Sprintf("%.3f", p.RelayRatio))
-		row("reply latency p50", msText(s.P50), msText(b.P50), "", msText(rl.P50))
-		row("reply latency p99", msText(s.P99), msText(b.P99), "", msText(rl.P99))
-		row("reply latency max", msText(s.Max), msText(b.Max), "", msText(rl.Max))
-		row("non-200 replies", nonOK(s.NonOK), nonOK(b.NonOK), "", nonOK(rl.NonOK))
-		row("errors", strconv.Itoa(s.Errors), strconv.Itoa(b.Errors), "", strconv.Itoa(rl.Errors))
+		s, b, d := p.Switchboard, p.Bare, p.Delivery
+		header := []string{}
+		for _, ref := range p.Refs {
+			header = append(header, ref.Name, "ratio")
+		}
+		row("", "switchboard", "bare", "ratio", header...)
+		row("intake (200 replies/s)", rate(s.Intake), rate(b.Intake), fmt.Sprintf("%.3f", p.IntakeRatio),
+			each(func(t targetReport) string { return rate(t.Intake) }, true)...)
+		row("reply latency p50", msText(s.P50), msText(b.P50), "", each(func(t targetReport) string { return msText(t.P50) }, false)...)
+		row("reply latency p99", msText(s.P99), msText(b.P99), "", each(func(t targetReport) string { return msText(t.P99) }, false)...)
+		row("reply latency max", msText(s.Max), msText(b.Max), "", each(func(t targetReport) string { return msText(t.Max) }, false)...)
+		row("non-200 replies", nonOK(s.NonOK), nonOK(b.NonOK), "", each(func(t targetReport) string { return nonOK(t.NonOK) }, false)...)
+		row("errors", strconv.Itoa(s.Errors), strconv.Itoa(b.Errors), "", each(func(t targetReport) string { return strconv.Itoa(t.Errors) }, false)...)
 		if d.Via == "webhook" {
 			row("end-to-end lag p50", secText(d.LagP50), "", "")
 			row("end-to-end lag p99", secText(d.LagP99), "", "")
@@ -225,11 +251,15 @@ func (r *report) writeTable(w io.Writer) {
 				// On cores the processes share, intake is about the cores
 				// over this: the ratio column predicts the intake ratio.
 				total := v.CPUPerCallback + p.BenchCPU
-				var relay []string
-				if p.RelayCPU > 0 {
-					relay = []string{fmt.Sprintf("%.0f µs", p.RelayCPU), fmt.Sprintf("%.3f", p.RelayCPU/total)}
+				var refs []string
+				for _, ref := range p.Refs {
+					if ref.CPU > 0 {
+						refs = append(refs, fmt.Sprintf("%.0f µs", ref.CPU), fmt.Sprintf("%.3f", ref.CPU/total))
+					} else {
+						refs = append(refs, "", "")
+					}
 				}
-				row("CPU per callback, all processes", fmt.Sprintf("%.0f µs", total), fmt.Sprintf("%.0f µs", p.BareCPU), fmt.Sprintf("%.3f", p.BareCPU/total), relay...)
+				row("CPU per callback, all processes", fmt.Sprintf("%.0f µs", total), fmt.Sprintf("%.0f µs", p.BareCPU), fmt.Sprintf("%.3f", p.BareCPU/total), refs...)
 				row("bench's own (load, webhook)", fmt.Sprintf("%.0f µs", p.BenchCPU), "", "")
 			}
 			row("serve CPU per callback", fmt.Sprintf("%.0f µs", v.CPUPerCallback), "", "")
@@ -247,8 +277,8 @@ func (r *report) writeTable(w io.Writer) {
 		} else {
 			notes = append(notes, fmt.Sprintf("lag = webhook arrival - event received_at, over the %d deliveries of callbacks sent in the window", d.LagSamples))
 		}
-		if p.Relay != nil {
-			notes = append(notes, "relay = a handler that POSTs each callback to the webhook server before answering 200: no store, no rules")
+		for _, ref := range p.Refs {
+			notes = append(notes, ref.Name+" = "+ref.About)
 		}
 		if d.DrainTimedOut {
 			notes = append(notes, fmt.Sprintf("DRAIN TIMEOUT: %d of %d deliveries within -drain-timeout %s; the lag covers only those that arrived", d.Received, d.Expected, o.DrainTimeout))
@@ -256,12 +286,13 @@ func (r *report) writeTable(w io.Writer) {
 		if d.Duplicates > 0 || d.Bad > 0 {
 			notes = append(notes, fmt.Sprintf("webhook: %d repeated webhook-id(s), %d body(ies) without received_at", d.Duplicates, d.Bad))
 		}
-		for _, t := range []struct {
-			name string
-			r    targetReport
-		}{{"switchboard", s}, {"bare", b}, {"relay", *rl}} {
-			if t.r.FirstError != "" {
-				notes = append(notes, fmt.Sprintf("%s: first error: %s", t.name, t.r.FirstError))
+		firstErrors := map[string]targetReport{"switchboard": s, "bare": b}
+		for _, ref := range p.Refs {
+			firstErrors[ref.Name] = ref.Target
+		}
+		for _, name := range slices.Sorted(maps.Keys(firstErrors)) {
+			if t := firstErrors[name]; t.FirstError != "" {
+				notes = append(notes, fmt.Sprintf("%s: first error: %s", name, t.FirstError))
 			}
 		}
 		if c := p.Counters; c != nil {
@@ -291,23 +322,20 @@ func (r *report) writeRanges(w io.Writer) {
 	for _, kind := range kinds {
 		ps := byKind[kind]
 		fmt.Fprintf(w, "\n%s: range over %d runs\n", kind, len(ps))
-		relay := ps[0].Relay != nil
+		refs := ps[0].Refs
 		// A row's columns are switchboard's figure, the bare handler's,
-		// their ratio and, with a relay, the relay's and switchboard's
-		// ratio to it; a nil column is left empty.
+		// their ratio and, for each other reference, its figure and
+		// switchboard's ratio to it; a nil column is left empty.
 		row := func(name string, text func(float64) string, cols ...func(*phaseReport) (float64, bool)) {
-			n := 3
-			if relay {
-				n = 5
-			}
+			n := 3 + 2*len(refs)
 			cols = append(cols, make([]func(*phaseReport) (float64, bool), n)...)[:n]
 			line := fmt.Sprintf("  %-31s", name)
 			for i, f := range cols {
 				format, width := text, 12
-				switch i {
-				case 0:
+				switch {
+				case i == 0:
 					width = 17
-				case 2, 4:
+				case i%2 == 0:
 					format = func(v float64) string { return fmt.Sprintf("%.3f", v) }
 				}
 				var vs []float64
@@ -326,8 +354,27 @@ func (r *report) writeRanges(w io.Writer) {
 		always := func(f func(*phaseReport) float64) func(*phaseReport) (float64, bool) {
 			return func(p *phaseReport) (float64, bool) { return f(p), true }
 		}
-		ofRelay := func(f func(*phaseReport) float64) func(*phaseReport) (float64, bool) {
-			return func(p *phaseReport) (float64, bool) { return f(p), p.Relay != nil }
+		// refAt is the column of reference i's figure f.
+		refAt := func(i int, f func(*refReport) (float64, bool)) func(*phaseReport) (float64, bool) {
+			return func(p *phaseReport) (float64, bool) {
+				if i >= len(p.Refs) {
+					return 0, false
+				}
+				return f(p.Refs[i])
+			}
+		}
+		// ofRefs is, for each reference, its figure f and, with ratio,
+		// switchboard's ratio to it.
+		ofRefs := func(f func(*refReport) float64, ratio bool) []func(*phaseReport) (float64, bool) {
+			var cols []func(*phaseReport) (float64, bool)
+			for i := range refs {
+				var r func(*phaseReport) (float64, bool)
+				if ratio {
+					r = refAt(i, func(ref *refReport) (float64, bool) { return ref.Ratio, true })
+				}
+				cols = append(cols, refAt(i, func(ref *refReport) (float64, bool) { return f(ref), true }), r)
+			}
+			return cols
 		}
 		serve := func(f func(*serveReport) float64) func(*phaseReport) (float64, bool) {
 			return func(p *phaseReport) (float64, bool) {
@@ -339,24 +386,23 @@ func (r *report) writeRanges(w io.Writer) {
 		}
 		us := func(v float64) string { return fmt.Sprintf("%.0f µs", v) }
 		header := fmt.Sprintf("  %-31s %17s %12s %12s", "", "switchboard", "bare", "ratio")
-		if relay {
-			header += fmt.Sprintf(" %12s %12s", "relay", "ratio")
+		for _, ref := range refs {
+			header += fmt.Sprintf(" %12s %12s", ref.Name, "ratio")
 		}
 		fmt.Fprintln(w, header)
-		row("intake (200 replies/s)", rate,
+		row("intake (200 replies/s)", rate, append([]func(*phaseReport) (float64, bool){
 			always(func(p *phaseReport) float64 { return p.Switchboard.Intake }),
 			always(func(p *phaseReport) float64 { return p.Bare.Intake }),
-			always(func(p *phaseReport) float64 { return p.IntakeRatio }),
-			ofRelay(func(p *phaseReport) float64 { return p.Relay.Intake }),
-			ofRelay(func(p *phaseReport) float64 { return p.RelayRatio }))
-		row("reply latency p50", msText,
+			always(func(p *phaseReport) float64 { return p.IntakeRatio })},
+			ofRefs(func(r *refReport) float64 { return r.Target.Intake }, true)...)...)
+		row("reply latency p50", msText, append([]func(*phaseReport) (float64, bool){
 			always(func(p *phaseReport) float64 { return p.Switchboard.P50 }),
-			always(func(p *phaseReport) float64 { return p.Bare.P50 }), nil,
-			ofRelay(func(p *phaseReport) float64 { return p.Relay.P50 }))
-		row("reply latency p99", msText,
+			always(func(p *phaseReport) float64 { return p.Bare.P50 }), nil},
+			ofRefs(func(r *refReport) float64 { return r.Target.P50 }, false)...)...)
+		row("reply latency p99", msText, append([]func(*phaseReport) (float64, bool){
 			always(func(p *phaseReport) float64 { return p.Switchboard.P99 }),
-			always(func(p *phaseReport) float64 { return p.Bare.P99 }), nil,
-			ofRelay(func(p *phaseReport) float64 { return p.Relay.P99 }))
+			always(func(p *phaseReport) float64 { return p.Bare.P99 }), nil},
+			ofRefs(func(r *refReport) float64 { return r.Target.P99 }, false)...)...)
 		if ps[0].Delivery.Via == "webhook" {
 			row("end-to-end lag p50", secText, always(func(p *phaseReport) float64 { return p.Delivery.LagP50 }))
 			row("end-to-end lag p99", secText, always(func(p *phaseReport) float64 { return p.Delivery.LagP99 }))
@@ -376,18 +422,24 @@ func (r *report) writeRanges(w io.Writer) {
 			}
 			return p.Serve.CPUPerCallback + p.BenchCPU, true
 		}
-		relayCPU := func(p *phaseReport) (float64, bool) { return p.RelayCPU, p.RelayCPU > 0 }
-		row("CPU per callback, all processes", us, cpu,
+		cpus := []func(*phaseReport) (float64, bool){cpu,
 			func(p *phaseReport) (float64, bool) { return p.BareCPU, p.BareCPU > 0 },
 			func(p *phaseReport) (float64, bool) {
 				total, ok := cpu(p)
 				return p.BareCPU / total, ok
-			},
-			relayCPU,
-			func(p *phaseReport) (float64, bool) {
-				total, ok := cpu(p)
-				return p.RelayCPU / total, ok && p.RelayCPU > 0
-			})
+			}}
+		for i := range refs {
+			cpus = append(cpus,
+				refAt(i, func(ref *refReport) (float64, bool) { return ref.CPU, ref.CPU > 0 }),
+				func(p *phaseReport) (float64, bool) {
+					total, ok := cpu(p)
+					if !ok || i >= len(p.Refs) || p.Refs[i].CPU <= 0 {
+						return 0, false
+					}
+					return p.Refs[i].CPU / total, true
+				})
+		}
+		row("CPU per callback, all processes", us, cpus...)
 		row("serve CPU per callback", us, serve(func(v *serveReport) float64 { return v.CPUPerCallback }))
 		row("store writer busy", func(v float64) string { return fmt.Sprintf("%.0f %%", v) },
 			serve(func(v *serveReport) float64 { return v.WriterBusy * 100 }))

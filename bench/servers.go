@@ -56,9 +56,10 @@ func bareHandler() http.Handler {
 	})
 }
 
-// relayPath is where the relay posts on the webhook server, which reads
-// those requests and answers 200 without recording them.
-const relayPath = "/relay"
+// referencePath is where the references (the relay, no store) post on the
+// webhook server, which reads those requests and answers 200 without
+// recording them.
+const referencePath = "/reference"
 
 // relayHandler is the least a webhook forwarder can do: it reads the
 // callback, POSTs it unchanged to the URL to, and answers 200 once that POST
@@ -115,7 +116,7 @@ type recorder struct {
 func newRecorder() *recorder { return &recorder{seen: map[string]struct{}{}} }
 
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == relayPath {
+	if r.URL.Path == referencePath {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
 		return
