@@ -180,6 +180,9 @@ func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseRep
 		if ref.Target.Intake > 0 {
 			ref.Ratio = p.Switchboard.Intake / ref.Target.Intake
 		}
+		if p.Bare.Intake > 0 {
+			ref.OfBare = ref.Target.Intake / p.Bare.Intake
+		}
 	}
 	return p, nil
 }

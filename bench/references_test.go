@@ -84,8 +84,8 @@ func TestTableReferenceColumns(t *testing.T) {
 		Switchboard: targetReport{Intake: 9000, P50: 6, P99: 15},
 		Bare:        targetReport{Intake: 50000, P50: 1, P99: 3}, IntakeRatio: 0.18,
 		Refs: []*refReport{
-			{Name: "relay", About: "forwards", Target: targetReport{Intake: 30000, P50: 2, P99: 5}, Ratio: 0.3, CPU: 61},
-			{Name: "no store", About: "no store at all", Target: targetReport{Intake: 15000, P50: 4, P99: 9, Errors: 2, FirstError: "boom"}, Ratio: 0.6},
+			{Name: "relay", About: "forwards", Target: targetReport{Intake: 30000, P50: 2, P99: 5}, Ratio: 0.3, OfBare: 0.6, CPU: 61},
+			{Name: "no store", About: "no store at all", Target: targetReport{Intake: 15000, P50: 4, P99: 9, Errors: 2, FirstError: "boom"}, Ratio: 0.6, OfBare: 0.3},
 		},
 		Delivery: deliveryReport{Via: "webhook"}, PeakRSS: []int64{70 << 20},
 		Serve: &serveReport{CPUPerCallback: 130}, BareCPU: 37, BenchCPU: 53}
@@ -95,6 +95,7 @@ func TestTableReferenceColumns(t *testing.T) {
 	checkRows(t, out.String(), map[string]string{
 		"":                                "switchboard bare ratio relay ratio no store ratio",
 		"intake (200 replies/s)":          "9000 50000 0.180 30000 0.300 15000 0.600",
+		"intake / the bare handler's":     "0.180 0.600 0.300",
 		"reply latency p99":               "15.00 ms 3.00 ms 5.00 ms 9.00 ms",
 		"errors":                          "0 0 0 2",
 		"CPU per callback, all processes": "183 µs 37 µs 0.202 61 µs 0.333",
@@ -112,7 +113,7 @@ func TestTableReferenceColumns(t *testing.T) {
 	if got := strings.Join(fields(t, out.String(), "intake (200 replies/s)"), " "); got != "9000 50000 0.180" {
 		t.Errorf("without references, intake row = %q", got)
 	}
-	if strings.Contains(out.String(), "relay") || strings.Contains(out.String(), "no store") {
+	if strings.Contains(out.String(), "relay") || strings.Contains(out.String(), "no store") || strings.Contains(out.String(), "bare handler's") {
 		t.Errorf("without references the table mentions one:\n%s", out.String())
 	}
 }
@@ -164,8 +165,8 @@ func TestRangesReferenceColumns(t *testing.T) {
 			Switchboard: targetReport{Intake: sb, P99: 10},
 			Bare:        targetReport{Intake: 50000, P99: 2}, IntakeRatio: sb / 50000,
 			Refs: []*refReport{
-				{Name: "relay", Target: targetReport{Intake: relay, P99: 4}, Ratio: sb / relay, CPU: 60},
-				{Name: "no store", Target: targetReport{Intake: nostore, P99: 6}, Ratio: sb / nostore, CPU: 90},
+				{Name: "relay", Target: targetReport{Intake: relay, P99: 4}, Ratio: sb / relay, OfBare: relay / 50000, CPU: 60},
+				{Name: "no store", Target: targetReport{Intake: nostore, P99: 6}, Ratio: sb / nostore, OfBare: nostore / 50000, CPU: 90},
 			},
 			Delivery: deliveryReport{Via: "webhook"}, PeakRSS: []int64{70 << 20},
 			Serve: &serveReport{CPUPerCallback: 130}, BareCPU: 40, BenchCPU: 50}
@@ -176,6 +177,7 @@ func TestRangesReferenceColumns(t *testing.T) {
 	checkRows(t, out.String(), map[string]string{
 		"":                                "switchboard bare ratio relay ratio no store ratio",
 		"intake (200 replies/s)":          "9000–10000 50000 0.180–0.200 25000–30000 0.300–0.400 18000–20000 0.500",
+		"intake / the bare handler's":     "0.180–0.200 0.500–0.600 0.360–0.400",
 		"reply latency p99":               "10.00 ms 2.00 ms 4.00 ms 6.00 ms",
 		"CPU per callback, all processes": "180 µs 40 µs 0.222 60 µs 0.333 90 µs 0.500",
 		"serve CPU per callback":          "130 µs",

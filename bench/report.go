@@ -52,6 +52,7 @@ type refReport struct {
 	About  string       `json:"about"`
 	Target targetReport `json:"target"`
 	Ratio  float64      `json:"intake_ratio"` // switchboard / this reference
+	OfBare float64      `json:"of_bare"`      // this reference / bare
 	// CPU is the bench process's CPU time per callback answered in the
 	// window (µs; 0 where not measured): the load generator's, the
 	// reference's and the webhook sink's.
@@ -229,6 +230,13 @@ func (r *report) writeTable(w io.Writer) {
 		row("", "switchboard", "bare", "ratio", header...)
 		row("intake (200 replies/s)", rate(s.Intake), rate(b.Intake), fmt.Sprintf("%.3f", p.IntakeRatio),
 			each(func(t targetReport) string { return rate(t.Intake) }, true)...)
+		if len(p.Refs) > 0 {
+			var ofBare []string
+			for _, ref := range p.Refs {
+				ofBare = append(ofBare, fmt.Sprintf("%.3f", ref.OfBare), "")
+			}
+			row("intake / the bare handler's", fmt.Sprintf("%.3f", p.IntakeRatio), "", "", ofBare...)
+		}
 		row("reply latency p50", msText(s.P50), msText(b.P50), "", each(func(t targetReport) string { return msText(t.P50) }, false)...)
 		row("reply latency p99", msText(s.P99), msText(b.P99), "", each(func(t targetReport) string { return msText(t.P99) }, false)...)
 		row("reply latency max", msText(s.Max), msText(b.Max), "", each(func(t targetReport) string { return msText(t.Max) }, false)...)
@@ -395,6 +403,11 @@ func (r *report) writeRanges(w io.Writer) {
 			always(func(p *phaseReport) float64 { return p.Bare.Intake }),
 			always(func(p *phaseReport) float64 { return p.IntakeRatio })},
 			ofRefs(func(r *refReport) float64 { return r.Target.Intake }, true)...)...)
+		if len(refs) > 0 {
+			row("intake / the bare handler's", func(v float64) string { return fmt.Sprintf("%.3f", v) }, append([]func(*phaseReport) (float64, bool){
+				always(func(p *phaseReport) float64 { return p.IntakeRatio }), nil, nil},
+				ofRefs(func(r *refReport) float64 { return r.OfBare }, false)...)...)
+		}
 		row("reply latency p50", msText, append([]func(*phaseReport) (float64, bool){
 			always(func(p *phaseReport) float64 { return p.Switchboard.P50 }),
 			always(func(p *phaseReport) float64 { return p.Bare.P50 }), nil},
