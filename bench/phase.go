@@ -188,9 +188,9 @@ func (b *bench) phase(ctx context.Context, name string, rate float64) (*phaseRep
 }
 
 // reference drives one of the bench's own servers (the bare handler, the
-// relay, no store) with the phase's load: what it answered, and the bench process's
-// CPU per callback answered in the window, which then includes the
-// server's.
+// relay, no store) with the phase's load: what it answered, and the bench
+// process's CPU per callback answered in the window, which then includes
+// the server's.
 func (b *bench) reference(ctx context.Context, phase, name string, s *localServer, rate float64) (targetReport, float64, error) {
 	b.progress("%s: %s, %s warm-up + %s", phase, name, b.o.Warmup, b.o.Duration)
 	plan := b.plan([]string{s.url + "/hooks/" + b.o.Receiver}, rate)
