@@ -29,7 +29,9 @@ import (
 // is kept (every event's previous_status is empty). Its intake is what
 // serve's pipeline reaches on these cores when the store costs nothing, so
 // the gap between it and serve is the whole of the store's cost, and the
-// gap between it and the bare handler what no store could give back.
+// gap between it and the bare handler what no store could give back. It
+// shares the bench's process (one runtime with the load generator), which
+// flatters it a little, as it does the bare handler.
 //
 // The sinks' log lines, if any, go to logTo at warn level, as serve's do
 // under the bench's --log-level warn.
