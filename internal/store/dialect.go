@@ -90,17 +90,16 @@ func sqliteDSN(path string, readOnly bool) string {
 	} else {
 		v.Set("_txlock", "immediate")
 		// The page cache holds a busy batch's dirty pages (a batch of 20
-		// intakes and outcomes dirties a few hundred) without spilling
-		// them to the WAL mid-transaction, and no more: SQLite walks the
-		// cache's hash table at every commit (pcache1TruncateUnsafe in a
-		// CPU profile), so each cached page costs every commit. Once full,
-		// a 32 MiB cache took 31 % of the CPU of a 3-row commit in a
+		// intakes and outcomes dirties a few hundred) without spilling them
+		// to the WAL mid-transaction, and no more: SQLite walks the cache's
+		// hash table at every commit (pcache1TruncateUnsafe in a CPU
+		// profile), so each cached page costs every commit. Once full, a
+		// 32 MiB cache took 31 % of the CPU of a 3-row commit in a
 		// standalone program, 8 MiB 11 %; go run ./bench served 3.5 % more
-		// callbacks with 8 MiB than with 32 (2 MiB: the same as 8), and
-		// at half load, warm, serve took 3 % less CPU per callback and
-		// 47 MiB less memory. Checkpoints run from their
-		// own connection (checkpoint.go); the writer's autocheckpoint is
-		// the backstop.
+		// callbacks with 8 MiB than with 32 (2 MiB: the same as 8), and at
+		// half load, warm, serve took 3 % less CPU per callback and 47 MiB
+		// less memory. Checkpoints run from their own connection
+		// (checkpoint.go); the writer's autocheckpoint is the backstop.
 		v.Add("_pragma", "cache_size(-8192)")
 		v.Add("_pragma", "wal_autocheckpoint(20000)")
 	}
